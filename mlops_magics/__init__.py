@@ -1,0 +1,36 @@
+"""mlops-magics: the MLOps lifecycle from inside JupyterLab.
+
+This module holds entry points only: the IPython extension, the jupyter-server extension and the
+labextension paths. The core lives in the stage modules (cluster, eda, train, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from mlops_magics._version import __version__
+except ImportError:  # running from a source tree that was never built
+    __version__ = "0.0.0+unknown"
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "mlops-magics"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from mlops_magics.server.app import MLOpsExtension
+
+    return [{"module": "mlops_magics", "app": MLOpsExtension}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from mlops_magics.magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from mlops_magics.magics import unregister
+
+    unregister(ipython)

@@ -1,0 +1,84 @@
+"""Command-line grammar shared by the magics and the CLI, so each flag is declared once.
+
+``%cluster start --workers 2`` and ``mlops cluster start --workers 2`` are parsed by the same parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from typing import Any, NoReturn
+
+from mlops_magics.cluster import ClusterSpec
+from mlops_magics.errors import InvalidInput
+
+DEFAULT_CLUSTER = "default"
+
+
+class HelpShown(Exception):
+    """``--help`` was asked for and printed; nothing else to do."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of exiting, so a magic never kills its kernel."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InvalidInput(f"{self.prog}: {message} (usage: {self.format_usage().strip().removeprefix('usage: ')})")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message)
+        raise HelpShown()
+
+
+def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise InvalidInput(f"{parser.prog}: cannot read the arguments ({exc})") from None
+    return parser.parse_args(words)
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``cluster [start|status|scale|stop]`` with the start spec flags."""
+    actions = parser.add_subparsers(dest="action", metavar="{start,status,scale,stop}", parser_class=Parser)
+    start = actions.add_parser("start", help="start a cluster (or connect to a scheduler) owned by the controller")
+    start.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name (default: %(default)s)")
+    start.add_argument("--workers", default=2, help="number of workers (default: %(default)s)")
+    start.add_argument("--threads", default=1, help="threads per worker (default: %(default)s)")
+    start.add_argument("--memory", default="auto", help="memory limit per worker, e.g. 2GiB (default: auto)")
+    source = start.add_mutually_exclusive_group()
+    source.add_argument("--address", help="connect to an existing scheduler, e.g. tcp://10.0.0.5:8786")
+    source.add_argument("--factory", help="MODULE.CLASS of a cluster class, e.g. dask_gateway.GatewayCluster")
+    source.add_argument(
+        "--from-config", action="store_true", help="use the factory in dask config labextension.factory"
+    )
+    start.add_argument("--kwargs", default="{}", help="JSON keyword arguments for --factory")
+    for verb, text in (("status", "show the cluster"), ("stop", "stop the cluster")):
+        sub = actions.add_parser(verb, help=text)
+        sub.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name (default: %(default)s)")
+    scale = actions.add_parser("scale", help="change the number of workers")
+    scale.add_argument("workers", help="the new number of workers (>= 1)")
+    scale.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name (default: %(default)s)")
+
+
+def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
+    if args.from_config:
+        return ClusterSpec.from_dask_config(workers=args.workers if args.workers != 2 else None)
+    spec: dict[str, Any] = {"workers": args.workers, "threads_per_worker": args.threads, "memory_limit": args.memory}
+    if args.address:
+        spec = {"kind": "address", "address": args.address}
+    elif args.factory:
+        try:
+            kwargs = json.loads(args.kwargs)
+        except ValueError as exc:
+            raise InvalidInput(f"--kwargs is not valid JSON ({exc}); e.g. --kwargs '{{\"n_workers\": 2}}'") from None
+        spec.update(kind="factory", factory=args.factory, factory_kwargs=kwargs)
+    return ClusterSpec.from_dict(spec)
+
+
+def cluster_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Dask cluster owned by the workspace's controller.")
+    add_cluster_arguments(parser)
+    return parser

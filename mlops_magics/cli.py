@@ -1,0 +1,121 @@
+"""The shell face: ``mlops ...`` runs the same operations as the magics, for terminals, jobs and cron lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mlops_magics import __version__, arguments
+from mlops_magics.cluster import summarize
+from mlops_magics.controller import Controller
+from mlops_magics.errors import MLOpsError
+
+EXIT_ERROR = 2
+
+
+def _with_progress(label: str, work: Callable[[], Any]) -> Any:
+    """Run blocking work while a ticking line on stderr shows that it goes on."""
+    from tqdm.auto import tqdm
+
+    done = threading.Event()
+    bar = tqdm(desc=label, bar_format="{desc} {elapsed}", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
+    def tick() -> None:
+        while not done.wait(0.5):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        return work()
+    finally:
+        done.set()
+        ticker.join()
+        bar.close()
+
+
+def _controller_command(args: argparse.Namespace, controller: Controller) -> int:
+    if args.action == "start":
+        info = controller.ensure()
+        print(f"controller running: pid {info.pid} on 127.0.0.1:{info.port}; log {controller.workspace.controller_log}")
+    elif args.action == "status":
+        info = controller.running()
+        if info is None:
+            print(f"controller not running (workspace {controller.workspace.home})")
+            return 1
+        status = controller.status()
+        print(
+            f"controller running: pid {status['pid']} since {status['started_at']}, "
+            f"{status['clusters']} cluster(s), workspace {status['workspace']}"
+        )
+    else:
+        pid = controller.shutdown()
+        print("controller was not running" if pid is None else f"controller (pid {pid}) stopped")
+    return 0
+
+
+def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
+    if args.action in (None, "status"):
+        views = controller.clusters() if args.action is None else [controller.cluster(args.name)]
+        for view in views:
+            print(summarize(view))
+        if not views:
+            print("no cluster in this workspace; start one with `mlops cluster start --workers N`")
+        return 0
+    if args.action == "start":
+        spec = arguments.cluster_spec_from_args(args)
+        view = _with_progress(
+            f"starting {spec.describe()}", lambda: controller.start_cluster(args.name, spec.to_dict())
+        )
+    elif args.action == "scale":
+        view = _with_progress(
+            f"scaling to {args.workers} worker(s)", lambda: controller.scale_cluster(args.name, args.workers)
+        )
+    else:
+        view = controller.stop_cluster(args.name)
+    print(summarize(view))
+    return 0
+
+
+def _workspace_command(_args: argparse.Namespace, controller: Controller) -> int:
+    print(json.dumps(controller.workspace.describe(), indent=2))
+    return 0
+
+
+def build_parser() -> arguments.Parser:
+    parser = arguments.Parser(prog="mlops", description="mlops-magics: the MLOps lifecycle from a shell.")
+    parser.add_argument("--version", action="version", version=f"mlops-magics {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=arguments.Parser)
+    controller = commands.add_parser("controller", help="the workspace's long-lived controller process")
+    controller.add_argument("action", choices=["start", "status", "stop"])
+    controller.set_defaults(run=_controller_command)
+    cluster = commands.add_parser("cluster", help="the workspace's Dask cluster")
+    arguments.add_cluster_arguments(cluster)
+    cluster.set_defaults(run=_cluster_command)
+    workspace = commands.add_parser("workspace", help="where this workspace keeps its state")
+    workspace.set_defaults(run=_workspace_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        controller = Controller(notify=lambda line: print(line, file=sys.stderr))
+        code = args.run(args, controller)
+    except arguments.HelpShown:
+        code = 0
+    except MLOpsError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        code = EXIT_ERROR
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

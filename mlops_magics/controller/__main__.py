@@ -1,0 +1,112 @@
+"""``python -m mlops_magics.controller --home DIR``: the controller process (faces start it on demand)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import uvicorn
+
+from mlops_magics import __version__
+from mlops_magics.controller.api import build_app
+from mlops_magics.controller.clusters import ClusterSupervisor
+from mlops_magics.controller.info import ControllerInfo, read_info, remove_info, write_info
+from mlops_magics.controller.lock import ControllerLock
+from mlops_magics.errors import MLOpsError
+from mlops_magics.state import Event, open_state
+from mlops_magics.workspace import Workspace
+
+EXIT_LOCK_HELD = 3
+EXIT_WORKSPACE = 4
+log = logging.getLogger("mlops.controller")
+
+
+def _reap_orphans(dead_pid: int) -> int:
+    """Stop what a killed controller left behind (its Dask workers): its process group, which it led."""
+    reaped = 0
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.pid != os.getpid() and os.getpgid(process.pid) == dead_pid:
+                process.terminate()
+                reaped += 1
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return reaped
+
+
+def run(workspace: Workspace) -> int:
+    workspace.ensure()
+    lock = ControllerLock(workspace.controller_lock)
+    if not lock.acquire():
+        print(f"another controller already holds {workspace.controller_lock}", file=sys.stderr)
+        return EXIT_LOCK_HELD
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        sessions = open_state(workspace.state_db)
+    except MLOpsError as exc:
+        log.error("%s", exc.message)
+        lock.release()
+        return EXIT_WORKSPACE
+
+    stale = read_info(workspace.controller_info)
+    if stale is not None and stale.pid != os.getpid():
+        reaped = _reap_orphans(stale.pid)
+        with sessions.begin() as session:
+            session.add(
+                Event(
+                    kind="controller.takeover",
+                    subject=str(stale.pid),
+                    message=f"previous controller (pid {stale.pid}) had died; {reaped} orphan process(es) stopped",
+                )
+            )
+        log.warning("took over from dead controller pid %s (%s orphan processes stopped)", stale.pid, reaped)
+
+    supervisor = ClusterSupervisor(sessions)
+    token = secrets.token_urlsafe(32)
+    started_at = datetime.now(timezone.utc).isoformat()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server: uvicorn.Server | None = None
+
+    def request_shutdown() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = build_app(workspace, supervisor, token, started_at, __version__, request_shutdown)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    write_info(
+        workspace.controller_info,
+        ControllerInfo(os.getpid(), sock.getsockname()[1], token, started_at, __version__),
+    )
+    log.info("controller pid %s serving on 127.0.0.1:%s for %s", os.getpid(), sock.getsockname()[1], workspace.home)
+    threading.Thread(target=supervisor.restore, name="restore-clusters", daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        log.info("controller stopping")
+        supervisor.close_all()
+        remove_info(workspace.controller_info, os.getpid())
+        lock.release()
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m mlops_magics.controller")
+    parser.add_argument("--home", type=Path, required=True, help="the workspace folder (.mlops)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the terminal or kernel that started us
+    sys.exit(run(Workspace(args.home.resolve())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""How every face reaches the workspace's controller: find it, start it when it is not running, call it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from mlops_magics.controller.info import ControllerInfo, read_info
+from mlops_magics.controller.lock import ControllerLock
+from mlops_magics.errors import ControllerUnavailable, error_from_dict
+from mlops_magics.workspace import Workspace
+
+log = logging.getLogger("mlops.controller.client")
+
+START_TIMEOUT_S = 60
+# Starting a cluster waits for its workers; scaling too. Everything else answers at once.
+LONG_TIMEOUT_S = 240
+SHORT_TIMEOUT_S = 15
+
+
+def _log_tail(workspace: Workspace, lines: int = 8) -> str:
+    try:
+        return "\n".join(workspace.controller_log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class Controller:
+    """A face's handle on the controller. ``notify`` receives the lines a person should see (restarts)."""
+
+    def __init__(self, workspace: Workspace | None = None, notify: Callable[[str], None] | None = None) -> None:
+        self.workspace = workspace or Workspace.current()
+        self._notify = notify or (lambda line: log.warning("%s", line))
+        self._info: ControllerInfo | None = None
+
+    # --- finding and starting ------------------------------------------------------------------------
+    def _answers(self, info: ControllerInfo) -> bool:
+        try:
+            response = httpx.get(f"{info.url}/status", headers=self._auth(info), timeout=3)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and response.json().get("pid") == info.pid
+
+    def running(self) -> ControllerInfo | None:
+        """The live controller's info, or None; never starts one."""
+        info = read_info(self.workspace.controller_info)
+        return info if info is not None and self._answers(info) else None
+
+    def ensure(self) -> ControllerInfo:
+        """The live controller, started first when none runs (and the caller told when it had died)."""
+        info = self.running()
+        if info is not None:
+            self._info = info
+            return info
+        previous = read_info(self.workspace.controller_info)
+        info = self._start()
+        if previous is not None and previous.pid != info.pid:
+            self._notify(f"mlops: the controller (pid {previous.pid}) had stopped; started a new one (pid {info.pid})")
+        self._info = info
+        return info
+
+    def _start(self) -> ControllerInfo:
+        self.workspace.ensure()
+        lock = ControllerLock(self.workspace.controller_lock)
+        process: subprocess.Popen[bytes] | None = None
+        if not lock.is_held_elsewhere():
+            with self.workspace.controller_log.open("ab") as log_file:
+                # A session of its own: the controller outlives the kernel, terminal or server that started it.
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "mlops_magics.controller", "--home", str(self.workspace.home)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            info = read_info(self.workspace.controller_info)
+            if info is not None and self._answers(info):
+                return info
+            # Exit 3: another controller won the lock; keep waiting for it to answer.
+            if process is not None and process.poll() not in (None, 3):
+                raise ControllerUnavailable(
+                    f"the controller could not start (exit {process.returncode}); "
+                    f"its log {self.workspace.controller_log} ends with:\n{_log_tail(self.workspace)}"
+                )
+            time.sleep(0.1)
+        raise ControllerUnavailable(
+            f"the controller did not answer within {START_TIMEOUT_S} s; see {self.workspace.controller_log}"
+        )
+
+    # --- calling -------------------------------------------------------------------------------------
+    @staticmethod
+    def _auth(info: ControllerInfo) -> dict[str, str]:
+        return {"Authorization": f"Bearer {info.token}"}
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = SHORT_TIMEOUT_S
+    ) -> Any:
+        """Call the controller, starting it (or starting it again, once) when it does not answer."""
+        info = self._info or self.ensure()
+        try:
+            response = self._send(info, method, path, body, timeout)
+        except httpx.TransportError:
+            self._info = None
+            info = self.ensure()
+            response = self._send(info, method, path, body, timeout)
+        payload = response.json()
+        if response.status_code >= 400:
+            raise error_from_dict(payload)
+        return payload
+
+    def _send(
+        self, info: ControllerInfo, method: str, path: str, body: dict[str, Any] | None, timeout: float
+    ) -> httpx.Response:
+        return httpx.request(method, f"{info.url}{path}", json=body, headers=self._auth(info), timeout=timeout)
+
+    # --- operations (one method per controller route) ------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return self.request("GET", "/status")
+
+    def clusters(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/clusters")
+
+    def cluster(self, name: str) -> dict[str, Any]:
+        return self.request("GET", f"/clusters/{name}")
+
+    def start_cluster(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", f"/clusters/{name}", spec, timeout=LONG_TIMEOUT_S)
+
+    def scale_cluster(self, name: str, workers: int) -> dict[str, Any]:
+        return self.request("PATCH", f"/clusters/{name}", {"workers": workers}, timeout=LONG_TIMEOUT_S)
+
+    def stop_cluster(self, name: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/clusters/{name}", timeout=LONG_TIMEOUT_S)
+
+    def shutdown(self, wait_s: float = 30) -> int | None:
+        """Stop the controller if it runs; return the pid that was stopped."""
+        info = self.running()
+        if info is None:
+            return None
+        with contextlib.suppress(httpx.TransportError):
+            self._send(info, "POST", "/shutdown", None, SHORT_TIMEOUT_S)
+        lock = ControllerLock(self.workspace.controller_lock)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and lock.is_held_elsewhere():
+            time.sleep(0.1)
+        self._info = None
+        return info.pid

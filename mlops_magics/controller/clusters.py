@@ -1,0 +1,237 @@
+"""The controller's Dask clusters: started from a spec, watched, scaled, stopped, restored after a crash.
+
+The record in ``state.db`` is the truth about what was asked for (``desired``); the live objects here are
+what is. On start the controller restores every cluster whose desired state is running.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlops_magics import cluster as cluster_core
+from mlops_magics.cluster import ClusterSpec
+from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
+from mlops_magics.state import ClusterRecord, Event
+
+log = logging.getLogger("mlops.controller.clusters")
+
+CONNECT_TIMEOUT_S = 10
+SCALE_TIMEOUT_S = 90
+
+
+@dataclass
+class LiveCluster:
+    cluster: Any | None  # None when we only connect to somebody else's scheduler
+    client: Any  # distributed.Client held by the controller to watch the scheduler
+
+
+def _probe(address: str) -> None:
+    """Fail fast on a TCP address nobody listens on, instead of waiting for the connect timeout."""
+    scheme, _, rest = address.partition("://")
+    if scheme != "tcp":
+        return
+    host, _, port = rest.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InvalidInput(
+            f"could not reach a Dask scheduler at {address} ({exc.strerror or exc}); "
+            "check that the scheduler runs and the address is PROTOCOL://HOST:PORT"
+        ) from None
+
+
+def _connect(address: str) -> Any:
+    from distributed import Client
+
+    _probe(address)
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InvalidInput(
+            f"could not reach a Dask scheduler at {address} ({type(exc).__name__}: {exc}); "
+            "check that the scheduler runs and the address is PROTOCOL://HOST:PORT"
+        ) from None
+
+
+class ClusterSupervisor:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._live: dict[str, LiveCluster] = {}
+        self._lock = threading.RLock()
+
+    # --- records -------------------------------------------------------------------------------------
+    def _record(self, session: Session, name: str) -> ClusterRecord:
+        record = session.get(ClusterRecord, name)
+        if record is None:
+            raise NotFound(f"no cluster named {name!r}; start one with %cluster start or `mlops cluster start`")
+        return record
+
+    def _event(self, session: Session, kind: str, subject: str, message: str) -> None:
+        session.add(Event(kind=kind, subject=subject, message=message))
+        log.info("%s %s: %s", kind, subject, message)
+
+    def _set(self, name: str, **fields: Any) -> None:
+        with self._sessions.begin() as session:
+            record = self._record(session, name)
+            for key, value in fields.items():
+                setattr(record, key, value)
+
+    # --- views ---------------------------------------------------------------------------------------
+    def _view(self, record: ClusterRecord) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "name": record.name,
+            "spec": record.spec,
+            "status": record.status,
+            "reason": record.reason,
+            "scheduler_address": record.scheduler_address,
+            "dashboard_link": record.dashboard_link,
+            "workers": 0,
+            "threads": 0,
+            "memory": 0,
+            "created_at": record.created_at.isoformat(),
+        }
+        live = self._live.get(record.name)
+        if live is not None and record.status == "running":
+            try:
+                workers = live.client.scheduler_info(n_workers=-1)["workers"].values()
+            except Exception as exc:  # the scheduler went away under us
+                view["status"], view["reason"] = "unreachable", f"scheduler does not answer: {exc}"
+            else:
+                view["workers"] = len(workers)
+                view["threads"] = sum(int(w.get("nthreads", 0)) for w in workers)
+                view["memory"] = sum(int(w.get("memory_limit", 0) or 0) for w in workers)
+        return view
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock, self._sessions() as session:
+            records = session.scalars(select(ClusterRecord).order_by(ClusterRecord.created_at)).all()
+            return [self._view(r) for r in records if r.desired == "running" or r.status == "failed"]
+
+    def get(self, name: str) -> dict[str, Any]:
+        with self._lock, self._sessions() as session:
+            return self._view(self._record(session, name))
+
+    # --- actions -------------------------------------------------------------------------------------
+    def start(self, name: str, spec: ClusterSpec) -> dict[str, Any]:
+        cluster_core.check_name(name)
+        with self._lock:
+            with self._sessions.begin() as session:
+                record = session.get(ClusterRecord, name)
+                if record is not None and record.desired == "running" and name in self._live:
+                    raise Conflict(
+                        f"cluster {name!r} is already running ({record.scheduler_address}); "
+                        "scale it, stop it, or start another under a new name"
+                    )
+                if record is None:
+                    record = ClusterRecord(name=name, spec=spec.to_dict())
+                    session.add(record)
+                record.spec, record.desired, record.status, record.reason = spec.to_dict(), "running", "starting", None
+                self._event(session, "cluster.start", name, spec.describe())
+            self._bring_up(name, spec)
+            return self.get(name)
+
+    def _bring_up(self, name: str, spec: ClusterSpec) -> None:
+        try:
+            if spec.kind == "address":
+                live = LiveCluster(None, _connect(str(spec.address)))
+                address = str(spec.address)
+            else:
+                cluster = cluster_core.build(spec)
+                live = LiveCluster(cluster, _connect(cluster.scheduler_address))
+                address = cluster.scheduler_address
+            if spec.kind == "local":
+                live.client.wait_for_workers(spec.workers, timeout=SCALE_TIMEOUT_S)
+        except MLOpsError as exc:
+            self._set(name, status="failed", reason=exc.message, desired="stopped")
+            raise
+        except Exception as exc:
+            message = f"could not start cluster {name!r}: {type(exc).__name__}: {exc}"
+            log.exception("cluster %s failed to start", name)
+            self._set(name, status="failed", reason=message, desired="stopped")
+            raise MLOpsError(message) from None
+        self._live[name] = live
+        self._set(name, status="running", scheduler_address=address, dashboard_link=live.client.dashboard_link)
+
+    def scale(self, name: str, workers: object) -> dict[str, Any]:
+        count = cluster_core.whole_number(workers, "workers", 1)
+        with self._lock:
+            with self._sessions() as session:
+                record = self._record(session, name)
+            live = self._live.get(name)
+            if live is None or record.status != "running":
+                raise Conflict(f"cluster {name!r} is {record.status}, not running; start it first")
+            if live.cluster is None:
+                raise InvalidInput(
+                    f"cluster {name!r} is a scheduler at {record.scheduler_address} run elsewhere; "
+                    "scale it where it runs"
+                )
+            live.cluster.scale(count)
+            self._wait_for_count(live, count)
+            spec = dict(record.spec, workers=count)
+            with self._sessions.begin() as session:
+                self._record(session, name).spec = spec
+                self._event(session, "cluster.scale", name, f"{count} worker(s)")
+            return self.get(name)
+
+    @staticmethod
+    def _wait_for_count(live: LiveCluster, count: int) -> None:
+        deadline = time.monotonic() + SCALE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if len(live.client.scheduler_info(n_workers=-1)["workers"]) == count:
+                return
+            time.sleep(0.2)
+        raise MLOpsError(f"the cluster did not reach {count} worker(s) within {SCALE_TIMEOUT_S} s")
+
+    def stop(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            with self._sessions.begin() as session:
+                record = self._record(session, name)
+                record.desired = "stopped"
+                self._event(session, "cluster.stop", name, "stopped on request")
+            self._tear_down(name)
+            self._set(name, status="stopped", reason=None)
+            return self.get(name)
+
+    def _tear_down(self, name: str) -> None:
+        live = self._live.pop(name, None)
+        if live is None:
+            return
+        for closeable in (live.client, live.cluster):
+            if closeable is None:
+                continue
+            try:
+                closeable.close()
+            except Exception:  # closing is best effort; the processes die with the controller anyway
+                log.exception("closing %s of cluster %s failed", type(closeable).__name__, name)
+
+    # --- controller life -----------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Bring back every cluster that should be running (after a crash or a controller restart)."""
+        with self._sessions() as session:
+            wanted = session.scalars(select(ClusterRecord).where(ClusterRecord.desired == "running")).all()
+        for record in wanted:
+            with self._lock:
+                if record.name in self._live:
+                    continue
+                self._set(record.name, status="starting", reason=None)
+                with self._sessions.begin() as session:
+                    self._event(session, "cluster.restore", record.name, "restoring after controller start")
+                try:
+                    self._bring_up(record.name, ClusterSpec.from_dict(record.spec))
+                except MLOpsError as exc:
+                    log.warning("could not restore cluster %s: %s", record.name, exc.message)
+
+    def close_all(self) -> None:
+        """Stop the live clusters on controller shutdown; their desired state stays, so they come back."""
+        with self._lock:
+            for name in list(self._live):
+                self._tear_down(name)
+                self._set(name, status="stopped", reason="controller stopped")

@@ -1,0 +1,186 @@
+"""The IPython face: ``%load_ext mlops_magics`` registers the magics. No logic lives here.
+
+Each magic parses its line with the grammar in ``arguments``, calls the core (through the controller for
+anything long-lived) and shows the result. Every MLOpsError becomes one line (IPython's UsageError).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.display import display
+
+from mlops_magics import arguments
+from mlops_magics.cluster import summarize
+from mlops_magics.controller import Controller
+from mlops_magics.errors import MLOpsError
+
+MagicFunction = Callable[..., Any]
+
+
+def _one_line_errors(function: MagicFunction) -> MagicFunction:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except arguments.HelpShown:
+            return None
+        except MLOpsError as exc:
+            raise UsageError(exc.message) from None
+
+    return wrapper
+
+
+class ClusterView:
+    """A cluster as the notebook shows it: one line as text, a small table as HTML."""
+
+    def __init__(self, view: dict[str, Any]) -> None:
+        self.view = view
+
+    def __repr__(self) -> str:
+        return summarize(self.view)
+
+    def _repr_html_(self) -> str:
+        v = self.view
+        link = v.get("dashboard_link") or ""
+        rows = [
+            ("Cluster", v["name"]),
+            ("Status", v["status"] + (f" ({v['reason']})" if v.get("reason") else "")),
+            ("Kind", v["spec"]["kind"]),
+            ("Scheduler", v.get("scheduler_address") or "-"),
+            ("Workers", str(v.get("workers", 0))),
+            ("Threads", str(v.get("threads", 0))),
+            ("Memory", f"{(v.get('memory') or 0) / 2**30:.1f} GiB"),
+        ]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(x))}</td></tr>" for k, x in rows)
+        if link and v["status"] == "running":
+            escaped = html.escape(link)
+            anchor = f"<a href='{escaped}' target='_blank'>{escaped}</a>"
+            body += f"<tr><th style='text-align:left'>Dashboard</th><td>{anchor}</td></tr>"
+        return f"<table class='mlops-cluster'>{body}</table>"
+
+
+_NOT_BUILT = {
+    "eda": "data profiling (%eda DATA [--full] [--sample N] [--compare OTHER] [--target COL] [--log])",
+    "train": "tracked training (%%train [--experiment NAME] [--model NAME] [--data X,y] [--eval X,y])",
+    "review": "challenger vs champion review (%review MODEL [--metric M] [--min X] [--min-improvement D])",
+    "deploy": "model serving on port 8000 (%deploy MODEL[@alias] [--name N] [--port 8000] [--token])",
+    "monitor": "drift and performance monitoring (%monitor DEPLOYMENT [--every INTERVAL])",
+    "job": "notebooks as scheduled or triggered jobs (%job NOTEBOOK [--cron EXPR] [--on-data PATH])",
+}
+
+
+def _not_built(name: str) -> None:
+    raise UsageError(
+        f"%{name} is not built yet: {_NOT_BUILT[name]} arrives in a later release of mlops-magics. Nothing was run."
+    )
+
+
+@magics_class
+class MLOpsMagics(Magics):
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.controller = Controller(notify=print)
+        self._clients: dict[str, tuple[str, Any]] = {}
+        self._cluster_parser = arguments.cluster_parser("%cluster")
+
+    # --- %cluster ------------------------------------------------------------------------------------
+    def _connect(self, view: dict[str, Any]) -> Any:
+        """A distributed.Client of this kernel on the cluster, made the default for dask computations."""
+        from distributed import Client
+
+        name, address = view["name"], view["scheduler_address"]
+        known = self._clients.get(name)
+        if known is not None and known[0] == address and known[1].status == "running":
+            return known[1]
+        if known is not None:
+            known[1].close()
+        client = Client(address, set_as_default=True, timeout=15)
+        self._clients[name] = (address, client)
+        return client
+
+    def _disconnect(self, name: str) -> None:
+        known = self._clients.pop(name, None)
+        if known is not None:
+            known[1].close()
+
+    @line_magic
+    @_one_line_errors
+    def cluster(self, line: str) -> Any:
+        args = arguments.parse(self._cluster_parser, line)
+        if args.action is None:
+            running = [c for c in self.controller.clusters() if c["status"] == "running"]
+            if not running:
+                print("no cluster is running in this workspace; start one with %cluster start [--workers N]")
+                return None
+            print(summarize(running[0]))
+            return self._connect(running[0])
+        if args.action == "start":
+            spec = arguments.cluster_spec_from_args(args)
+            print(f"starting {spec.describe()} ...", flush=True)
+            view = self.controller.start_cluster(args.name, spec.to_dict())
+            print(summarize(view))
+            return self._connect(view)
+        if args.action == "status":
+            display(ClusterView(self.controller.cluster(args.name)))
+            return None
+        if args.action == "scale":
+            view = self.controller.scale_cluster(args.name, args.workers)
+            print(summarize(view))
+            return None
+        self._disconnect(args.name)
+        print(summarize(self.controller.stop_cluster(args.name)))
+        return None
+
+    # --- stages built by later releases --------------------------------------------------------------
+    @line_magic
+    def eda(self, line: str) -> None:
+        _not_built("eda")
+
+    @line_cell_magic
+    def train(self, line: str, cell: str | None = None) -> None:
+        _not_built("train")
+
+    @line_magic
+    def review(self, line: str) -> None:
+        _not_built("review")
+
+    @line_magic
+    def deploy(self, line: str) -> None:
+        _not_built("deploy")
+
+    @line_magic
+    def monitor(self, line: str) -> None:
+        _not_built("monitor")
+
+    @line_magic
+    def job(self, line: str) -> None:
+        _not_built("job")
+
+
+MLOpsMagics.cluster.__doc__ = (
+    "Own a Dask cluster for this workspace (it outlives the kernel and serves every kernel and job).\n\n"
+    "    %cluster                      connect this kernel to the running cluster\n"
+    "    %cluster start --workers 2    start a LocalCluster (or --address / --factory / --from-config)\n"
+    "    %cluster status | scale N | stop\n\n" + arguments.cluster_parser("%cluster").format_help()
+)
+for _name, _text in _NOT_BUILT.items():
+    getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."
+
+
+def register(ipython: Any) -> None:
+    ipython.register_magics(MLOpsMagics)
+
+
+def unregister(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.pop("MLOpsMagics", None)
+    if magics is not None:
+        for kind in ("line", "cell"):
+            for name in list(ipython.magics_manager.magics[kind]):
+                if getattr(ipython.magics_manager.magics[kind][name], "__self__", None) is magics:
+                    del ipython.magics_manager.magics[kind][name]

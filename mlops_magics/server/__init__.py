@@ -1,0 +1,1 @@
+"""The jupyter-server face: REST under /mlops/api/ for the side panel."""

@@ -1,0 +1,118 @@
+"""REST handlers: thin translations of HTTP to core calls. Every error leaves as ``{code, message}``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+
+from mlops_magics import __version__
+from mlops_magics.controller import Controller
+from mlops_magics.errors import InvalidInput, MLOpsError
+from mlops_magics.workspace import Workspace
+
+
+class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of every route: authentication required, JSON in and out, one error shape."""
+
+    @property
+    def workspace(self) -> Workspace:
+        return self.settings["mlops_workspace"]
+
+    @property
+    def controller(self) -> Controller:
+        return self.settings["mlops_controller"]
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise InvalidInput("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidInput("the request body must be a JSON object")
+        return body
+
+    async def respond(self, work: Callable[[], Any], status: int = 200) -> None:
+        """Run core work off the event loop; answer its result, or its MLOpsError as ``{code, message}``."""
+        try:
+            result = await asyncio.to_thread(work)
+        except MLOpsError as exc:
+            self.set_status(exc.status)
+            self.finish(json.dumps(exc.to_dict()))
+            return
+        self.set_status(status)
+        self.finish(json.dumps(result))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # Errors raised before a handler runs (authentication, unknown method) get the same shape.
+        self.set_header("Content-Type", "application/json")
+        reason = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], tornado.web.HTTPError) and exc_info[1].log_message:
+            reason = exc_info[1].log_message
+        code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(status_code, "error")
+        self.finish(json.dumps({"code": code, "message": reason}))
+
+
+class StatusHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        def status() -> dict[str, Any]:
+            info = self.controller.running()
+            return {
+                "version": __version__,
+                "workspace": str(self.workspace.home),
+                "controller": None if info is None else {"pid": info.pid, "started_at": info.started_at},
+            }
+
+        await self.respond(status)
+
+
+class WorkspaceHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(self.workspace.describe)
+
+
+class ClustersHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(self.controller.clusters)
+
+
+class ClusterHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        await self.respond(lambda: self.controller.cluster(name))
+
+    @tornado.web.authenticated
+    async def put(self, name: str) -> None:
+        await self.respond(lambda: self.controller.start_cluster(name, self.json_body()))
+
+    @tornado.web.authenticated
+    async def patch(self, name: str) -> None:
+        def scale() -> dict[str, Any]:
+            body = self.json_body()
+            if "workers" not in body:
+                raise InvalidInput('scaling needs {"workers": N}')
+            return self.controller.scale_cluster(name, body["workers"])
+
+        await self.respond(scale)
+
+    @tornado.web.authenticated
+    async def delete(self, name: str) -> None:
+        await self.respond(lambda: self.controller.stop_cluster(name))
+
+
+# Patterns below /mlops/api/; api/openapi.yaml lists the same routes (a test keeps them equal).
+ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
+    ("status", StatusHandler),
+    ("workspace", WorkspaceHandler),
+    ("clusters", ClustersHandler),
+    (r"clusters/(?P<name>[^/]+)", ClusterHandler),
+]

@@ -1,0 +1,34 @@
+"""Ordered schema migrations of ``state.db``; the schema version is SQLite's ``user_version``.
+
+Each step runs in one transaction together with the version bump, so a crash leaves the old schema or the
+new one, never half of a step. Append steps; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
+from mlops_magics.state.models import ClusterRecord, Event
+
+
+def _v1_clusters_and_events(conn: Connection) -> None:
+    ClusterRecord.__table__.create(conn)
+    Event.__table__.create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_events_at ON events (at)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_clusters_and_events]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: Connection, current: int) -> int:
+    """Bring the schema from ``current`` to ``SCHEMA_VERSION``; return the number of steps run."""
+    for version in range(current, SCHEMA_VERSION):
+        with conn.begin():
+            if conn.exec_driver_sql("PRAGMA user_version").scalar_one() != version:
+                continue  # another process migrated this step while we waited for the write lock
+            MIGRATIONS[version](conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {version + 1}")
+    return SCHEMA_VERSION - current

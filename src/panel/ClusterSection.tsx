@@ -1,0 +1,219 @@
+import React, { useEffect, useState } from 'react';
+
+import { Poll } from '@lumino/polling';
+
+import { ICluster, MLOpsApi, MLOpsApiError } from '../api';
+import { Section } from './Section';
+
+export interface IClusterDefaults {
+  workers: number;
+  threadsPerWorker: number;
+  memoryLimit: string;
+  pollInterval: number;
+}
+
+export interface IClusterSectionProps {
+  api: MLOpsApi;
+  defaults: IClusterDefaults;
+  /** Insert a magic into the active notebook and run it. */
+  runMagic: (magic: string) => Promise<boolean>;
+  /** Tell the app (commands, dask-labextension) which cluster is current. */
+  onClusterChanged: (cluster: ICluster | null) => void;
+}
+
+const CLUSTER_NAME = 'default';
+
+function formatMemory(bytes: number): string {
+  return bytes ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '-';
+}
+
+function message(error: unknown): string {
+  return error instanceof MLOpsApiError ? error.message : String(error);
+}
+
+export function ClusterSection(props: IClusterSectionProps): JSX.Element {
+  const { api, defaults } = props;
+  const [cluster, setCluster] = useState<ICluster | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [workers, setWorkers] = useState(String(defaults.workers));
+  const [threads, setThreads] = useState(String(defaults.threadsPerWorker));
+  const [memory, setMemory] = useState(defaults.memoryLimit);
+  const [scaleTo, setScaleTo] = useState('');
+
+  const show = (next: ICluster | null): void => {
+    setCluster(next);
+    props.onClusterChanged(next);
+  };
+
+  // Poll while visible; failures back off (doubling) up to 30 s, as dask-labextension does.
+  useEffect(() => {
+    const poll = new Poll<void, unknown, 'stopped'>({
+      factory: async () => {
+        const clusters = await api.clusters();
+        const current = clusters.find(c => c.name === CLUSTER_NAME) ?? null;
+        show(current && current.status !== 'stopped' ? current : null);
+        setLoaded(true);
+      },
+      frequency: { interval: defaults.pollInterval, backoff: true, max: 30 * 1000 },
+      standby: 'when-hidden',
+      name: 'mlops:clusters'
+    });
+    return () => poll.dispose();
+  }, [api, defaults.pollInterval]);
+
+  const act = async (label: string, action: () => Promise<ICluster>): Promise<void> => {
+    setBusy(label);
+    setError(null);
+    try {
+      const next = await action();
+      show(next.status === 'stopped' ? null : next);
+      if (next.status === 'running') {
+        setScaleTo(String(next.workers));
+      }
+    } catch (e) {
+      setError(message(e));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const start = (): Promise<void> =>
+    act('Starting cluster…', () =>
+      api.startCluster(CLUSTER_NAME, {
+        workers: Number(workers),
+        threads_per_worker: Number(threads),
+        memory_limit: memory
+      })
+    );
+  const scale = (): Promise<void> =>
+    act('Scaling…', () => api.scaleCluster(CLUSTER_NAME, Number(scaleTo || cluster?.workers)));
+  const stop = (): Promise<void> => act('Stopping…', () => api.stopCluster(CLUSTER_NAME));
+
+  const running = cluster?.status === 'running';
+  const badge = cluster ? cluster.status : loaded ? 'none' : '…';
+
+  return (
+    <Section title="Cluster" badge={badge}>
+      {cluster ? (
+        <dl className="mlops-Status" data-testid="cluster-status">
+          <dt>Status</dt>
+          <dd>
+            <span className={`mlops-Pill mlops-Pill-${cluster.status}`}>{cluster.status}</span>
+            {cluster.reason ? ` ${cluster.reason}` : ''}
+          </dd>
+          <dt>Kind</dt>
+          <dd>{cluster.spec.kind}</dd>
+          <dt>Scheduler</dt>
+          <dd title={cluster.scheduler_address ?? ''}>{cluster.scheduler_address ?? '-'}</dd>
+          <dt>Workers</dt>
+          <dd data-testid="cluster-workers">{cluster.workers}</dd>
+          <dt>Threads</dt>
+          <dd>{cluster.threads}</dd>
+          <dt>Memory</dt>
+          <dd>{formatMemory(cluster.memory)}</dd>
+          <dt>Dashboard</dt>
+          <dd>
+            {cluster.dashboard_link ? (
+              <a
+                className="mlops-DashboardLink"
+                href={cluster.dashboard_link}
+                target="_blank"
+                rel="noreferrer"
+                title={cluster.dashboard_link}
+              >
+                {cluster.dashboard_link}
+              </a>
+            ) : (
+              '-'
+            )}
+          </dd>
+        </dl>
+      ) : (
+        <div className="mlops-Form">
+          <label htmlFor="mlops-workers">Workers</label>
+          <input
+            id="mlops-workers"
+            type="number"
+            min={1}
+            value={workers}
+            onChange={e => setWorkers(e.target.value)}
+          />
+          <label htmlFor="mlops-threads">Threads / worker</label>
+          <input
+            id="mlops-threads"
+            type="number"
+            min={1}
+            value={threads}
+            onChange={e => setThreads(e.target.value)}
+          />
+          <label htmlFor="mlops-memory">Memory / worker</label>
+          <input id="mlops-memory" value={memory} onChange={e => setMemory(e.target.value)} />
+        </div>
+      )}
+      <div className="mlops-Actions">
+        {cluster ? (
+          <>
+            <input
+              className="mlops-ScaleInput"
+              aria-label="Workers to scale to"
+              type="number"
+              min={1}
+              style={{ width: '4em' }}
+              value={scaleTo || String(cluster.workers)}
+              onChange={e => setScaleTo(e.target.value)}
+              disabled={!running || busy !== null}
+            />
+            <button className="mlops-Button" onClick={scale} disabled={!running || busy !== null}>
+              Scale
+            </button>
+            <button
+              className="mlops-Button"
+              onClick={() => props.runMagic('%cluster')}
+              disabled={!running || busy !== null}
+              title="Insert %cluster into the active notebook and run it: the kernel gets a Client"
+            >
+              Connect notebook
+            </button>
+            <button
+              className="mlops-Button mlops-Button-danger"
+              onClick={stop}
+              disabled={busy !== null}
+            >
+              Stop
+            </button>
+          </>
+        ) : (
+          <>
+            <button
+              className="mlops-Button mlops-Button-primary"
+              onClick={start}
+              disabled={busy !== null}
+            >
+              Start cluster
+            </button>
+            <button
+              className="mlops-Button"
+              onClick={() =>
+                props.runMagic(
+                  `%cluster start --workers ${Number(workers)} --threads ${Number(threads)} --memory ${memory}`
+                )
+              }
+              disabled={busy !== null}
+              title="Insert %cluster start into the active notebook and run it"
+            >
+              Start in notebook
+            </button>
+          </>
+        )}
+      </div>
+      {busy ? <div className="mlops-Busy">{busy}</div> : null}
+      {error ? (
+        <div className="mlops-Error" role="alert">
+          {error}
+        </div>
+      ) : null}
+    </Section>
+  );
+}

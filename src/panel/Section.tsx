@@ -1,0 +1,41 @@
+import React, { useState } from 'react';
+
+import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
+
+export interface ISectionProps {
+  title: string;
+  badge?: string;
+  initiallyOpen?: boolean;
+  children: React.ReactNode;
+}
+
+/** A collapsible section of the panel. */
+export function Section(props: ISectionProps): JSX.Element {
+  const [open, setOpen] = useState(props.initiallyOpen ?? true);
+  const Caret = open ? caretDownIcon : caretRightIcon;
+  const id = `mlops-section-${props.title.toLowerCase()}`;
+  return (
+    <section className="mlops-Section" data-section={props.title}>
+      <button
+        className="mlops-Section-title"
+        aria-expanded={open}
+        aria-controls={id}
+        onClick={() => setOpen(!open)}
+      >
+        <Caret.react tag="span" />
+        {props.title}
+        {props.badge ? <span className="mlops-Section-badge">{props.badge}</span> : null}
+      </button>
+      {open ? (
+        <div className="mlops-Section-body" id={id}>
+          {props.children}
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+/** What a section shows before its stage exists: what will appear here, and nothing fake. */
+export function EmptyState(props: { children: React.ReactNode }): JSX.Element {
+  return <div className="mlops-Empty">{props.children}</div>;
+}

@@ -40,8 +40,8 @@ def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     return parser.parse_args(words)
 
 
-def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    """``cluster [start|status|scale|stop]`` with the start spec flags."""
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """``cluster [start|status|scale|stop]`` with the start spec flags; returns the sub-parsers by action."""
     actions = parser.add_subparsers(dest="action", metavar="{start,status,scale,stop}", parser_class=Parser)
     start = actions.add_parser("start", help="start a cluster (or connect to a scheduler) owned by the controller")
     start.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name (default: %(default)s)")
@@ -61,6 +61,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     scale = actions.add_parser("scale", help="change the number of workers")
     scale.add_argument("workers", help="the new number of workers (>= 1)")
     scale.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name (default: %(default)s)")
+    return dict(actions.choices)
 
 
 def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
@@ -82,3 +83,13 @@ def cluster_parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description="Dask cluster owned by the workspace's controller.")
     add_cluster_arguments(parser)
     return parser
+
+
+def full_help(parser: argparse.ArgumentParser, actions: dict[str, argparse.ArgumentParser]) -> str:
+    """The help of a command and of each of its actions, as one text (for ``%magic?``)."""
+    return "\n".join([parser.format_help(), *(sub.format_help() for sub in actions.values())])
+
+
+def cluster_help(prog: str) -> str:
+    parser = Parser(prog=prog, description="Dask cluster owned by the workspace's controller.")
+    return full_help(parser, add_cluster_arguments(parser))

@@ -167,7 +167,7 @@ MLOpsMagics.cluster.__doc__ = (
     "Own a Dask cluster for this workspace (it outlives the kernel and serves every kernel and job).\n\n"
     "    %cluster                      connect this kernel to the running cluster\n"
     "    %cluster start --workers 2    start a LocalCluster (or --address / --factory / --from-config)\n"
-    "    %cluster status | scale N | stop\n\n" + arguments.cluster_parser("%cluster").format_help()
+    "    %cluster status | scale N | stop\n\n" + arguments.cluster_help("%cluster")
 )
 for _name, _text in _NOT_BUILT.items():
     getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."

@@ -100,11 +100,17 @@ def run(workspace: Workspace) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # uvicorn stops gracefully on SIGTERM, then raises it again: exit through Python so cleanup runs.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m mlops_magics.controller")
     parser.add_argument("--home", type=Path, required=True, help="the workspace folder (.mlops)")
     args = parser.parse_args()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the terminal or kernel that started us
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.exit(run(Workspace(args.home.resolve())))
 
 

@@ -123,7 +123,8 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
                 rel="noreferrer"
                 title={cluster.dashboard_link}
               >
-                {cluster.dashboard_link}
+                {/* Without the scheme the usual link fits the default sidebar width; href and title keep it. */}
+                {cluster.dashboard_link.replace(/^https?:\/\//, '')}
               </a>
             ) : (
               '-'

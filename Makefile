@@ -1,0 +1,75 @@
+# Two commands for people: `make lab` and `make test`. Everything else is what they stand on.
+# Stamps in .make/ make a second run redo only what changed.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := .make
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Tests and the demo use workspaces of their own, never the one `make lab` uses.
+UI_HOME := $(CURDIR)/ui-tests/.mlops-test
+DEMO_HOME := $(CURDIR)/.mlops-demo
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+JS_SOURCES := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json yarn.lock
+
+.PHONY: lab demo test setup lint pytest ui-test wheel-check clean
+
+lab: setup
+	@echo "JupyterLab on http://127.0.0.1:8888/lab with the MLOps panel (left sidebar); Ctrl-C stops it."
+	jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG) examples/lifecycle.ipynb
+
+# Runs the example notebook headless through a real kernel (nbclient); a failing cell fails the target.
+demo: setup
+	rm -rf $(DEMO_HOME)
+	MLOPS_HOME=$(DEMO_HOME) jupyter execute --timeout=600 examples/lifecycle.ipynb; status=$$?; \
+	  MLOPS_HOME=$(DEMO_HOME) $(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; exit $$status
+
+test: setup lint pytest ui-test
+
+setup: $(STAMP)/python $(STAMP)/js
+
+lint: setup
+	$(VENV)/bin/ruff check mlops_magics tests benchmarks ui-tests/jupyter_server_test_config.py
+	$(VENV)/bin/ruff format --check mlops_magics tests benchmarks
+	jlpm lint:check
+
+pytest: setup
+	$(PY) -m pytest -q
+
+ui-test: setup $(STAMP)/chromium $(STAMP)/ui-tests
+	rm -rf $(UI_HOME)
+	cd ui-tests && MLOPS_HOME=$(UI_HOME) jlpm playwright test; status=$$?; \
+	  MLOPS_HOME=$(UI_HOME) ../$(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; exit $$status
+
+# A wheel built here, installed into a fresh venv without node on PATH, gives panel, server extension and magics.
+wheel-check: setup
+	rm -rf dist /tmp/mlops-wheel-venv && $(PY) -m pip wheel --no-deps -w dist . && python3 -m venv /tmp/mlops-wheel-venv
+	/tmp/mlops-wheel-venv/bin/pip install -q dist/mlops_magics-*.whl
+	env -i PATH=/usr/bin:/bin HOME=$$HOME /tmp/mlops-wheel-venv/bin/jupyter labextension list 2>&1 | grep -E "mlops-magics.*enabled.*OK"
+	env -i PATH=/usr/bin:/bin HOME=$$HOME /tmp/mlops-wheel-venv/bin/jupyter server extension list 2>&1 | grep -E "mlops_magics.*OK"
+	/tmp/mlops-wheel-venv/bin/python -c "from IPython.testing.globalipapp import get_ipython; ip = get_ipython(); ip.run_line_magic('load_ext', 'mlops_magics'); assert 'cluster' in ip.magics_manager.magics['line']; print('magics OK')"
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP)/python: pyproject.toml package.json | $(PY)
+	$(PY) -m pip install -q -e ".[test]"
+	jupyter labextension develop --overwrite . >/dev/null
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/js: $(JS_SOURCES) $(STAMP)/python
+	jlpm install --immutable
+	jlpm build
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/ui-tests: ui-tests/package.json ui-tests/yarn.lock
+	cd ui-tests && jlpm install --immutable
+	@mkdir -p $(STAMP) && touch $@
+
+clean:
+	rm -rf $(STAMP) lib mlops_magics/labextension node_modules ui-tests/node_modules dist

@@ -1,0 +1,112 @@
+"""Shared fixtures: a throwaway workspace per test (its controller stopped afterwards) and real kernels."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from mlops_magics.controller import Controller
+from mlops_magics.controller.info import read_info
+from mlops_magics.workspace import HOME_ENV, Workspace
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+def stop_controller(workspace: Workspace) -> None:
+    """Stop the workspace's controller however it is (answering or not), and what it started."""
+    Controller(workspace).shutdown()
+    info = read_info(workspace.controller_info)
+    if info is not None:
+        try:
+            os.killpg(info.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    home = tmp_path / ".mlops"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    ws = Workspace(home)
+    yield ws
+    stop_controller(ws)
+
+
+@pytest.fixture
+def controller(workspace: Workspace) -> Controller:
+    return Controller(workspace, notify=lambda line: None)
+
+
+@dataclass
+class KernelRun:
+    status: str
+    stdout: str = ""
+    stderr: str = ""
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def text(self) -> str:
+        plain = "\n".join(r.get("text/plain", "") for r in self.results)
+        return "\n".join((self.stdout, self.stderr, plain, self.error))
+
+
+class Kernel:
+    """A real IPython kernel (ipykernel) in its own process, as JupyterLab would start it."""
+
+    def __init__(self, workspace: Workspace, cwd: Path) -> None:
+        self.manager = KernelManager(kernel_name="python3")
+        env = dict(os.environ, **{HOME_ENV: str(workspace.home)})
+        self.manager.start_kernel(env=env, cwd=str(cwd))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float = 180) -> KernelRun:
+        run = KernelRun(status="")
+
+        def hook(message: dict[str, Any]) -> None:
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                if content["name"] == "stdout":
+                    run.stdout += content["text"]
+                else:
+                    run.stderr += content["text"]
+            elif kind in ("execute_result", "display_data"):
+                run.results.append(content["data"])
+            elif kind == "error":
+                run.error = f"{content['ename']}: {content['evalue']}"
+
+        reply = self.client.execute_interactive(code, output_hook=hook, timeout=timeout)
+        run.status = reply["content"]["status"]
+        return run
+
+    def restart(self) -> None:
+        self.manager.restart_kernel(now=True)
+        self.client.wait_for_ready(timeout=60)
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel_factory(workspace: Workspace, tmp_path: Path) -> Iterator[Callable[[], Kernel]]:
+    kernels: list[Kernel] = []
+
+    def start() -> Kernel:
+        kernel = Kernel(workspace, tmp_path)
+        kernels.append(kernel)
+        return kernel
+
+    yield start
+    for kernel in kernels:
+        kernel.shutdown()

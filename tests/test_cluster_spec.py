@@ -1,0 +1,75 @@
+"""Validation of cluster specs: every bad input is one line saying what is wrong and what is accepted."""
+
+from __future__ import annotations
+
+import dask
+import pytest
+
+from mlops_magics.arguments import cluster_parser, cluster_spec_from_args, parse
+from mlops_magics.cluster import ClusterSpec, check_name
+from mlops_magics.errors import InvalidInput
+
+
+def spec_from(line: str) -> ClusterSpec:
+    return cluster_spec_from_args(parse(cluster_parser("%cluster"), line))
+
+
+def test_local_spec_from_flags() -> None:
+    spec = spec_from("start --workers 3 --threads 2 --memory 1GiB")
+    assert spec == ClusterSpec(kind="local", workers=3, threads_per_worker=2, memory_limit="1GiB")
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("start --workers 0", "workers must be a whole number >= 1 (got 0)"),
+        ("start --workers two", "workers must be a whole number >= 1 (got 'two')"),
+        ("start --threads -1", "threads per worker must be a whole number >= 1"),
+        ("start --memory lots", "memory limit 'lots' is not accepted"),
+        ("start --address nowhere", "scheduler address 'nowhere' is not accepted: use PROTOCOL://HOST:PORT"),
+        ("start --factory nope.Cluster", "unknown factory 'nope.Cluster': module 'nope' cannot be imported"),
+        ("start --factory distributed.NoSuchCluster", "module 'distributed' has no class 'NoSuchCluster'"),
+        ("start --factory LocalCluster", "use MODULE.CLASS"),
+        ("start --factory distributed.LocalCluster --kwargs {bad", "--kwargs is not valid JSON"),
+        ("start --bogus", "unrecognized arguments: --bogus"),
+        ("explode", "invalid choice: 'explode'"),
+    ],
+)
+def test_bad_input_is_one_actionable_line(line: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        spec_from(line)
+    assert "\n" not in caught.value.message
+    assert fragment in caught.value.message
+
+
+def test_cluster_names_are_checked() -> None:
+    assert check_name("default-2") == "default-2"
+    with pytest.raises(InvalidInput, match="cluster name 'bad name!' is not accepted"):
+        check_name("bad name!")
+
+
+def test_address_without_scheme_gets_tcp() -> None:
+    assert spec_from("start --address 127.0.0.1:8786").address == "tcp://127.0.0.1:8786"
+
+
+def test_factory_from_dask_config_like_dask_labextension() -> None:
+    factory = {"module": "distributed", "class": "LocalCluster", "kwargs": {"n_workers": 0}}
+    with dask.config.set({"labextension.factory": factory}):
+        spec = spec_from("start --from-config")
+    assert spec.kind == "factory"
+    assert spec.factory == "distributed.LocalCluster"
+    assert spec.factory_kwargs == {"n_workers": 0}
+
+
+def test_from_config_without_factory_says_what_to_set() -> None:
+    with dask.config.set({"labextension.factory": None}), pytest.raises(InvalidInput, match="labextension.factory"):
+        spec_from("start --from-config")
+
+
+def test_spec_dict_rejects_unknown_fields_and_kinds() -> None:
+    with pytest.raises(InvalidInput, match="unknown cluster spec field"):
+        ClusterSpec.from_dict({"workerz": 2})
+    with pytest.raises(InvalidInput, match="cluster kind 'cloud' is not accepted"):
+        ClusterSpec.from_dict({"kind": "cloud"})
+    with pytest.raises(InvalidInput, match="must be a JSON object"):
+        ClusterSpec.from_dict([1, 2])  # type: ignore[arg-type]

@@ -1,0 +1,80 @@
+"""The magics in real IPython kernels: one cluster served to two kernels, surviving a kernel restart."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+SCHEDULER = re.compile(r"running at (tcp://127\.0\.0\.1:\d+)")
+
+
+def test_cluster_shared_by_two_kernels_and_survives_restart(kernel_factory) -> None:
+    first, second = kernel_factory(), kernel_factory()
+    started = first.run("%load_ext mlops_magics\nclient = %cluster start --workers 2\nclient.submit(lambda: 21 * 2).result()")
+    assert started.status == "ok", started.text
+    assert "starting LocalCluster, 2 worker(s)" in started.stdout
+    address = SCHEDULER.search(started.stdout).group(1)
+    assert "42" in started.text
+
+    joined = second.run("%load_ext mlops_magics\nc = %cluster\nprint(c.scheduler.address, len(c.scheduler_info()['workers']))")
+    assert joined.status == "ok", joined.text
+    assert f"{address} 2" in joined.stdout
+    # dask computations in the second kernel run on the shared cluster (its Client is the default).
+    computed = second.run(
+        "import dask.array as da\nfrom distributed import default_client\n"
+        "print(default_client().scheduler.address, int(da.ones(1000, chunks=100).sum().compute()))"
+    )
+    assert f"{address} 1000" in computed.stdout, computed.text
+
+    first.restart()
+    after = first.run("%load_ext mlops_magics\n%cluster status")
+    assert after.status == "ok", after.text
+    assert f"cluster 'default' running at {address}" in after.text
+    html = next(r["text/html"] for r in after.results if "text/html" in r)
+    assert "<a href='http://127.0.0.1:" in html
+
+    scaled = second.run("%cluster scale 1")
+    assert "1 worker(s)" in scaled.stdout, scaled.text
+    stopped = first.run("%cluster stop")
+    assert "cluster 'default' is stopped" in stopped.stdout, stopped.text
+    assert "no cluster is running" in second.run("%cluster").stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%cluster start --workers 0", "UsageError: workers must be a whole number >= 1 (got 0)"),
+        ("%cluster start --address not-an-address", "UsageError: scheduler address 'not-an-address' is not accepted"),
+        ("%cluster start --factory nowhere.Cluster", "UsageError: unknown factory 'nowhere.Cluster'"),
+        ("%cluster scale 2", "UsageError: no cluster named 'default'"),
+        ("%cluster launch", "UsageError: %cluster: argument {start,status,scale,stop}: invalid choice: 'launch'"),
+    ],
+)
+def test_bad_input_is_one_line_not_a_traceback(kernel_factory, line: str, message: str) -> None:
+    kernel = kernel_factory()
+    run = kernel.run(f"%load_ext mlops_magics\n{line}")
+    assert run.status == "error"
+    assert run.stderr.strip() == message or run.stderr.startswith(message), run.text
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in run.text
+
+
+def test_later_stages_say_plainly_they_are_not_built(kernel_factory) -> None:
+    kernel = kernel_factory()
+    for magic in ("%eda df", "%%train\nx = 1", "%review model", "%deploy model", "%monitor dep", "%job nb.ipynb"):
+        run = kernel.run(f"%load_ext mlops_magics\n{magic}" if not magic.startswith("%%") else magic)
+        assert run.status == "error"
+        assert "is not built yet" in run.stderr and "Nothing was run." in run.stderr, run.text
+
+
+def test_every_magic_has_help(kernel_factory) -> None:
+    kernel = kernel_factory()
+    kernel.run("%load_ext mlops_magics")
+    cluster_help = kernel.run("print(get_ipython().find_line_magic('cluster').__doc__)").stdout
+    for flag in ("--workers", "--threads", "--memory", "--address", "--factory", "--from-config", "scale", "stop"):
+        assert flag in cluster_help
+    for name in ("eda", "train", "review", "deploy", "monitor", "job"):
+        text = kernel.run(f"print(get_ipython().find_line_magic({name!r}).__doc__)").stdout
+        assert text.startswith("Not built yet:")
+    assert "--help" in kernel.run("%cluster start --help").stdout

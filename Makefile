@@ -29,8 +29,8 @@ test: setup lint pytest ui-test
 setup: $(STAMP)/python $(STAMP)/js
 
 lint: setup
-	$(VENV)/bin/ruff check mlops_magics tests benchmarks ui-tests/jupyter_server_test_config.py
-	$(VENV)/bin/ruff format --check mlops_magics tests benchmarks
+	$(VENV)/bin/ruff check mlops_magics tests ui-tests/jupyter_server_test_config.py
+	$(VENV)/bin/ruff format --check mlops_magics tests
 	jlpm lint:check
 
 pytest: setup

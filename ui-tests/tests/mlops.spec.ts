@@ -31,6 +31,8 @@ function clusterSection(panel: Locator): Locator {
 }
 
 async function snapshot(panel: Locator, testInfo: TestInfo, name: string): Promise<string> {
+  // Park the mouse in the main area so no hover highlight shows in the picture.
+  await panel.page().mouse.move(700, 500);
   const file = testInfo.outputPath(name);
   await panel.screenshot({ path: file, animations: 'disabled' });
   await testInfo.attach(name, { path: file, contentType: 'image/png' });
@@ -153,13 +155,14 @@ test('Connect notebook inserts %cluster into the notebook and runs it', async ({
   const section = clusterSection(panel);
   await section.getByRole('button', { name: 'Connect notebook' }).click();
 
-  const count = await page.notebook.getCellCount();
-  const last = count - 1;
-  const source = await page.notebook.getCellTextInput(last);
-  expect(source).toContain('%cluster');
-  expect(source).toContain('%load_ext mlops_magics');
+  // The click inserts the magic into the last cell (the new notebook's empty one) once the kernel is ready.
+  const lastSource = async (): Promise<string> =>
+    page.notebook.getCellTextInput((await page.notebook.getCellCount()) - 1);
+  await expect.poll(lastSource, { timeout: 60 * 1000 }).toContain('%cluster');
+  expect(await lastSource()).toContain('%load_ext mlops_magics');
 
-  const output = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').nth(last).locator('.jp-OutputArea');
+  const cells = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+  const output = cells.last().locator('.jp-OutputArea');
   await expect(output).toContainText("cluster 'default' running", { timeout: 60 * 1000 });
   await snapshot(page.locator('#main'), testInfo, 'notebook-connected.png');
 

@@ -15,7 +15,7 @@ JS_SOURCES := $(shell find src style schema -type f 2>/dev/null) package.json ts
 .PHONY: lab demo test setup lint pytest ui-test wheel-check clean
 
 lab: setup
-	@echo "JupyterLab on http://127.0.0.1:8888/lab with the MLOps panel (left sidebar); Ctrl-C stops it."
+	@echo "JupyterLab on 127.0.0.1 with the MLOps panel (left sidebar): open the URL with the token it prints below; Ctrl-C stops it."
 	jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG) examples/lifecycle.ipynb
 
 # Runs the example notebook headless through a real kernel (nbclient); a failing cell fails the target.
@@ -47,7 +47,7 @@ wheel-check: setup
 	/tmp/mlops-wheel-venv/bin/pip install -q dist/mlops_magics-*.whl
 	env -i PATH=/usr/bin:/bin HOME=$$HOME /tmp/mlops-wheel-venv/bin/jupyter labextension list 2>&1 | grep -E "mlops-magics.*enabled.*OK"
 	env -i PATH=/usr/bin:/bin HOME=$$HOME /tmp/mlops-wheel-venv/bin/jupyter server extension list 2>&1 | grep -E "mlops_magics.*OK"
-	/tmp/mlops-wheel-venv/bin/python -c "from IPython.testing.globalipapp import get_ipython; ip = get_ipython(); ip.run_line_magic('load_ext', 'mlops_magics'); assert 'cluster' in ip.magics_manager.magics['line']; print('magics OK')"
+	/tmp/mlops-wheel-venv/bin/python -c "from IPython.core.interactiveshell import InteractiveShell; ip = InteractiveShell.instance(); ip.run_line_magic('load_ext', 'mlops_magics'); assert 'cluster' in ip.magics_manager.magics['line']; print('magics OK')"
 
 $(PY):
 	python3 -m venv $(VENV)

@@ -93,3 +93,19 @@ def full_help(parser: argparse.ArgumentParser, actions: dict[str, argparse.Argum
 def cluster_help(prog: str) -> str:
     parser = Parser(prog=prog, description="Dask cluster owned by the workspace's controller.")
     return full_help(parser, add_cluster_arguments(parser))
+
+
+def add_eda_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
+    parser.add_argument("data", help=data_help)
+    parser.add_argument("--full", action="store_true", help="also the complete ydata-profiling report (on a sample)")
+    parser.add_argument("--sample", type=int, help="profile a uniform sample of N rows")
+    parser.add_argument("--compare", metavar="OTHER", help="compare with other data (per-column drift scores)")
+    parser.add_argument("--target", metavar="COL", help="show each column's relation to this column")
+    parser.add_argument("--log", action="store_true", help="log the profile and report to MLflow (active run or 'eda')")
+    parser.add_argument("--title", help="the report's title")
+
+
+def eda_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Profile data: statistics, plots, correlations and alerts in one pass.")
+    add_eda_arguments(parser, "a pandas or Dask DataFrame (a variable or expression), or a CSV/Parquet path or glob")
+    return parser

@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mlops_magics import __version__, arguments
@@ -81,6 +82,38 @@ def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
     return 0
 
 
+def _eda_command(args: argparse.Namespace, controller: Controller) -> int:
+    from mlops_magics.eda.run import run_eda, write_outputs
+
+    result = run_eda(
+        controller.workspace,
+        args.data,
+        title=args.title,
+        target=args.target,
+        sample=args.sample,
+        full=args.full,
+        other=args.compare,
+        log=args.log,
+        progress=sys.stderr.isatty(),
+    )
+    profile = result.profile
+    print(
+        f"{profile.rows:,} rows x {profile.data['overview']['columns']} columns, {len(profile.alerts)} alert(s); "
+        f"profile {result.saved.id} saved in {controller.workspace.profiles}"
+    )
+    for alert in profile.alerts:
+        print(f"  alert: {alert['message']}")
+    if result.comparison is not None:
+        for row in result.comparison.columns:
+            if row["verdict"] in ("drift", "watch", "missing", "new"):
+                print(f"  {row['verdict']}: {row['column']} (PSI {row.get('psi')})")
+    for path in write_outputs(result, args.out, args.json):
+        print(f"wrote {path}")
+    if result.mlflow_run:
+        print(f"logged to MLflow run {result.mlflow_run}")
+    return 0
+
+
 def _workspace_command(_args: argparse.Namespace, controller: Controller) -> int:
     print(json.dumps(controller.workspace.describe(), indent=2))
     return 0
@@ -96,6 +129,11 @@ def build_parser() -> arguments.Parser:
     cluster = commands.add_parser("cluster", help="the workspace's Dask cluster")
     arguments.add_cluster_arguments(cluster)
     cluster.set_defaults(run=_cluster_command)
+    eda = commands.add_parser("eda", help="profile CSV or Parquet data")
+    arguments.add_eda_arguments(eda, "the path or glob of CSV or Parquet files")
+    eda.add_argument("--out", type=Path, help="also write the HTML report here")
+    eda.add_argument("--json", type=Path, help="also write the profile (JSON) here")
+    eda.set_defaults(run=_eda_command)
     workspace = commands.add_parser("workspace", help="where this workspace keeps its state")
     workspace.set_defaults(run=_workspace_command)
     return parser

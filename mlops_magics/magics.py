@@ -7,17 +7,21 @@ anything long-lived) and shows the result. Every MLOpsError becomes one line (IP
 from __future__ import annotations
 
 import functools
+import glob
 import html
+import os
 from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.display import display
+from IPython.display import HTML, display
 
 from mlops_magics import arguments
 from mlops_magics.cluster import summarize
 from mlops_magics.controller import Controller
+from mlops_magics.eda.run import run_eda
+from mlops_magics.eda.sources import ACCEPTED
 from mlops_magics.errors import MLOpsError
 
 MagicFunction = Callable[..., Any]
@@ -65,8 +69,15 @@ class ClusterView:
         return f"<table class='mlops-cluster'>{body}</table>"
 
 
+def _framed(page: str, height: int = 800) -> str:
+    """A whole HTML page (the ydata-profiling report) in a sandboxed frame, so its styles stay inside it."""
+    return (
+        f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width:100%;height:{height}px;border:0" '
+        'sandbox="allow-scripts"></iframe>'
+    )
+
+
 _NOT_BUILT = {
-    "eda": "data profiling (%eda DATA [--full] [--sample N] [--compare OTHER] [--target COL] [--log])",
     "train": "tracked training (%%train [--experiment NAME] [--model NAME] [--data X,y] [--eval X,y])",
     "review": "challenger vs champion review (%review MODEL [--metric M] [--min X] [--min-improvement D])",
     "deploy": "model serving on port 8000 (%deploy MODEL[@alias] [--name N] [--port 8000] [--token])",
@@ -88,6 +99,7 @@ class MLOpsMagics(Magics):
         self.controller = Controller(notify=print)
         self._clients: dict[str, tuple[str, Any]] = {}
         self._cluster_parser = arguments.cluster_parser("%cluster")
+        self._eda_parser = arguments.eda_parser("%eda")
 
     # --- %cluster ------------------------------------------------------------------------------------
     def _connect(self, view: dict[str, Any]) -> Any:
@@ -137,11 +149,49 @@ class MLOpsMagics(Magics):
         print(summarize(self.controller.stop_cluster(args.name)))
         return None
 
-    # --- stages built by later releases --------------------------------------------------------------
-    @line_magic
-    def eda(self, line: str) -> None:
-        _not_built("eda")
+    # --- %eda ----------------------------------------------------------------------------------------
+    def _data(self, text: str) -> tuple[Any, str]:
+        """A variable or expression of this kernel, else a path; named for the report's title."""
+        namespace = self.shell.user_ns
+        if text in namespace:
+            return namespace[text], text
+        try:
+            value = eval(text, namespace)  # the user's own expression in the user's own kernel
+        except (NameError, SyntaxError, AttributeError):
+            if glob.glob(os.path.expanduser(text)):
+                return text, text
+            raise MLOpsError(
+                f"{text!r} is neither a variable of this kernel nor an existing file; give {ACCEPTED}"
+            ) from None
+        return value, text
 
+    @line_magic
+    @_one_line_errors
+    def eda(self, line: str) -> Any:
+        args = arguments.parse(self._eda_parser, line)
+        data, name = self._data(args.data)
+        other, other_name = self._data(args.compare) if args.compare else (None, None)
+        result = run_eda(
+            self.controller.workspace,
+            data,
+            name=name,
+            title=args.title,
+            target=args.target,
+            sample=args.sample,
+            full=args.full,
+            other=other,
+            other_name=other_name,
+            log=args.log,
+        )
+        logged = f"; logged to MLflow run {result.mlflow_run}" if result.mlflow_run else ""
+        print(f"profile {result.saved.id} saved in the workspace (MLOps panel: Data){logged}")
+        if result.full_html is not None:
+            display(HTML(_framed(result.full_html)))
+        if result.comparison is not None:
+            display(result.comparison)
+        return result.profile
+
+    # --- stages built by later releases --------------------------------------------------------------
     @line_cell_magic
     def train(self, line: str, cell: str | None = None) -> None:
         _not_built("train")
@@ -168,6 +218,16 @@ MLOpsMagics.cluster.__doc__ = (
     "    %cluster                      connect this kernel to the running cluster\n"
     "    %cluster start --workers 2    start a LocalCluster (or --address / --factory / --from-config)\n"
     "    %cluster status | scale N | stop\n\n" + arguments.cluster_help("%cluster")
+)
+MLOpsMagics.eda.__doc__ = (
+    "Profile data in one pass: overview, per-column statistics and histograms, correlations, alerts.\n\n"
+    "    %eda df                         a pandas or Dask DataFrame (any expression of this kernel)\n"
+    "    %eda data/*.parquet             CSV or Parquet files, read with Dask (on the %cluster when connected)\n"
+    "    %eda df --target label          each column's relation to the target\n"
+    "    %eda train --compare test       side by side, with a drift score per column\n"
+    "    %eda df --full                  also the complete ydata-profiling report (on a sample when large)\n"
+    "    p = %eda df --log               keep the Profile; log JSON + HTML to MLflow\n\n"
+    + arguments.eda_parser("%eda").format_help()
 )
 for _name, _text in _NOT_BUILT.items():
     getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."

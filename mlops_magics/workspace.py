@@ -59,6 +59,11 @@ class Workspace:
         """``MLFLOW_TRACKING_URI`` when set (a remote server is used as is), else the workspace's SQLite store."""
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_db}"
 
+    # data profiles
+    @property
+    def profiles(self) -> Path:
+        return self.home / "profiles"
+
     # jobs and deployments
     @property
     def runs(self) -> Path:
@@ -87,6 +92,7 @@ class Workspace:
             "state_db": str(self.state_db),
             "tracking_uri": self.tracking_uri,
             "artifacts": str(self.artifacts),
+            "profiles": str(self.profiles),
             "runs": str(self.runs),
             "requests": str(self.requests),
             "controller_log": str(self.controller_log),

@@ -13,6 +13,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 
 from mlops_magics import __version__
 from mlops_magics.controller import Controller
+from mlops_magics.eda import store
 from mlops_magics.errors import InvalidInput, MLOpsError
 from mlops_magics.workspace import Workspace
 
@@ -109,10 +110,43 @@ class ClusterHandler(MLOpsHandler):
         await self.respond(lambda: self.controller.stop_cluster(name))
 
 
+class ProfilesHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(lambda: store.list_profiles(self.workspace))
+
+
+class ProfileHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, profile_id: str) -> None:
+        await self.respond(lambda: store.load(self.workspace, profile_id).data)
+
+
+class ProfileReportHandler(MLOpsHandler):
+    """The saved HTML report (``?which=full`` for the ydata-profiling one), for the panel's report tab."""
+
+    @tornado.web.authenticated
+    async def get(self, profile_id: str) -> None:
+        which = self.get_query_argument("which", "report")
+        try:
+            page = await asyncio.to_thread(store.report_html, self.workspace, profile_id, which)
+        except MLOpsError as exc:
+            self.set_status(exc.status)
+            self.finish(json.dumps(exc.to_dict()))
+            return
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        # The report is shown in a sandboxed frame; it needs no script and may not run any.
+        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+        self.finish(page)
+
+
 # Patterns below /mlops/api/; api/openapi.yaml lists the same routes (a test keeps them equal).
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
     ("workspace", WorkspaceHandler),
     ("clusters", ClustersHandler),
     (r"clusters/(?P<name>[^/]+)", ClusterHandler),
+    ("profiles", ProfilesHandler),
+    (r"profiles/(?P<profile_id>[^/]+)", ProfileHandler),
+    (r"profiles/(?P<profile_id>[^/]+)/report", ProfileReportHandler),
 ]

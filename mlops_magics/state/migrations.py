@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-from mlops_magics.state.models import ClusterRecord, Event
+from mlops_magics.state.models import ClusterRecord, Event, ProfileRecord
 
 
 def _v1_clusters_and_events(conn: Connection) -> None:
@@ -19,7 +19,12 @@ def _v1_clusters_and_events(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_events_at ON events (at)")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_clusters_and_events]
+def _v2_profiles(conn: Connection) -> None:
+    ProfileRecord.__table__.create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_profiles_created_at ON profiles (created_at)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_clusters_and_events, _v2_profiles]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -42,3 +42,19 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
+
+
+class ProfileRecord(Base):
+    """A data profile saved in the workspace (its JSON and HTML live in ``profiles/<id>/``)."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[int] = mapped_column(Integer)
+    alerts: Mapped[int] = mapped_column(Integer)
+    has_full_report: Mapped[bool] = mapped_column(default=False)
+    compared_with: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

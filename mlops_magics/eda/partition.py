@@ -1,0 +1,268 @@
+"""The one pass: statistics of one partition (a pandas frame), and how partitions combine.
+
+Everything here is mergeable: a ``PartitionStats`` of any set of partitions combines with another into the
+statistics of their union. Profiles of pandas, Dask, CSV and Parquet data all come from these.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_magics.eda.columns import Kind
+from mlops_magics.eda.sketches import DistinctSketch, Moments, QuantileSummary, hash_values, sorted_unique
+
+TOP_KEPT = 200  # levels kept per categorical column and partition (exact when a column has fewer)
+_ROW_HASH_PRIME = np.uint64(0x100000001B3)
+
+
+@dataclass
+class ColumnStats:
+    kind: Kind
+    dtype: str
+    rows: int = 0
+    missing: int = 0
+    infinite: int = 0
+    zeros: int = 0
+    moments: Moments = field(default_factory=Moments)
+    summary: QuantileSummary = field(default_factory=QuantileSummary.empty)
+    distinct: DistinctSketch | None = None
+    top: Counter = field(default_factory=Counter)  # categorical and boolean levels -> rows
+    top_complete: bool = True  # False once a partition had more levels than were kept
+    value_types: set[str] = field(default_factory=set)  # Python types seen in an object column
+
+
+@dataclass
+class PartitionStats:
+    rows: int
+    memory: int
+    columns: dict[str, ColumnStats]
+    row_hashes: np.ndarray
+    sample: pd.DataFrame
+    pearson: PairwiseMoments | None
+
+
+@dataclass
+class PairwiseMoments:
+    """Per pair of numeric columns, over rows where both are finite: n, means, co-moment, second moments."""
+
+    names: list[str]
+    n: np.ndarray
+    mean_x: np.ndarray  # mean of column i over rows where i and j are present
+    mean_y: np.ndarray  # mean of column j over the same rows (= mean_x.T)
+    cxy: np.ndarray
+    cxx: np.ndarray  # second central moment of column i over rows where j is present
+    cyy: np.ndarray
+
+    @classmethod
+    def of(cls, names: list[str], matrix: np.ndarray) -> PairwiseMoments:
+        present = np.isfinite(matrix)
+        values = np.where(present, matrix, 0.0)
+        mask = present.astype(np.float64)
+        n = mask.T @ mask
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sx = values.T @ mask  # sum of column i where j is present
+            sxx = (values * values).T @ mask
+            sxy = values.T @ values
+            mean_x = np.where(n > 0, sx / n, 0.0)
+            mean_y = mean_x.T
+            cxy = sxy - n * mean_x * mean_y
+            cxx = sxx - n * mean_x * mean_x
+        cyy = cxx.T
+        return cls(names, n, mean_x, mean_y, cxy, cxx, cyy)
+
+    def merge(self, other: PairwiseMoments) -> PairwiseMoments:
+        n = self.n + other.n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(n > 0, self.n * other.n / n, 0.0)
+            dx = other.mean_x - self.mean_x
+            dy = other.mean_y - self.mean_y
+            mean_x = np.where(n > 0, (self.n * self.mean_x + other.n * other.mean_x) / n, 0.0)
+        mean_y = mean_x.T
+        return PairwiseMoments(
+            self.names,
+            n,
+            mean_x,
+            mean_y,
+            self.cxy + other.cxy + dx * dy * w,
+            self.cxx + other.cxx + dx * dx * w,
+            self.cyy + other.cyy + dy * dy * w,
+        )
+
+    def correlation(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = self.cxy / np.sqrt(self.cxx * self.cyy)
+        r = np.where(self.n > 1, r, np.nan)
+        np.fill_diagonal(r, np.where(np.diag(self.cxx) > 0, 1.0, np.nan))
+        return np.clip(r, -1.0, 1.0)
+
+
+def _numeric(series: pd.Series, stats: ColumnStats) -> np.ndarray:
+    if stats.dtype.startswith("timedelta"):
+        series = series.dt.total_seconds()
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    finite_mask = np.isfinite(values)
+    nan_mask = np.isnan(values)
+    stats.missing += int(nan_mask.sum())
+    stats.infinite += int(values.size - finite_mask.sum() - nan_mask.sum())
+    finite = values[finite_mask]
+    stats.zeros += int(finite.size - np.count_nonzero(finite))
+    stats.moments = Moments.of(finite)
+    ordered = np.sort(finite)
+    stats.summary = QuantileSummary.of_sorted(ordered)
+    if ordered.size:
+        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+        extra = [np.inf] if stats.infinite else []
+        stats.distinct = DistinctSketch.of_hashes(hash_values(np.concatenate([distinct, extra])))
+    else:
+        stats.distinct = DistinctSketch.of_hashes(np.empty(0, dtype=np.uint64))
+    return hash_values(values)
+
+
+def _datetime(series: pd.Series, stats: ColumnStats) -> np.ndarray:
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    present = series.notna().to_numpy()
+    stats.missing += int((~present).sum())
+    nanos = series.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    values = nanos[present].astype(np.float64)
+    stats.moments = Moments.of(values)
+    ordered = np.sort(values)
+    stats.summary = QuantileSummary.of_sorted(ordered)
+    stats.distinct = DistinctSketch.of_hashes(hash_values(sorted_unique(nanos[present])))
+    return hash_values(np.where(present, nanos, np.iinfo(np.int64).min))
+
+
+def _levels(series: pd.Series, stats: ColumnStats) -> np.ndarray:
+    """Categorical and boolean columns: exact level counts (top ``TOP_KEPT``), distinct sketch, row hashes."""
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts): profile their text
+        codes, uniques = pd.factorize(series.astype(str), use_na_sentinel=True)
+        stats.value_types.add("unhashable")
+    uniques = np.asarray(uniques, dtype=object)
+    missing = codes < 0
+    stats.missing += int(missing.sum())
+    counts = np.bincount(codes[~missing], minlength=len(uniques))
+    if stats.kind == "categorical" and series.dtype == object and len(uniques):
+        probe = uniques if len(uniques) <= 1000 else uniques[:1000]
+        stats.value_types.update(type(v).__name__ for v in probe)
+    if len(uniques) > TOP_KEPT:
+        stats.top_complete = False
+        keep = np.argpartition(counts, -TOP_KEPT)[-TOP_KEPT:]
+    else:
+        keep = np.arange(len(uniques))
+    stats.top = Counter({_level_key(uniques[i]): int(counts[i]) for i in keep})
+    unique_hashes = hash_values(uniques) if len(uniques) else np.empty(0, dtype=np.uint64)
+    stats.distinct = DistinctSketch.of_hashes(unique_hashes)
+    if stats.kind == "boolean":
+        truth = np.asarray([bool(u) for u in uniques], dtype=np.float64)
+        stats.moments = Moments.of(np.repeat(truth, counts))
+    row_hashes = np.zeros(len(codes), dtype=np.uint64)
+    if len(uniques):
+        row_hashes[~missing] = unique_hashes[codes[~missing]]
+    return row_hashes
+
+
+def _level_key(value: object) -> str | bool | int | float:
+    return value if isinstance(value, (str, bool, int, float)) else str(value)
+
+
+def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: int, seed: int) -> PartitionStats:
+    """Statistics of one partition, plus its row hashes (duplicates) and a uniform sample (correlations)."""
+    columns: dict[str, ColumnStats] = {}
+    row_hashes = np.zeros(len(frame), dtype=np.uint64)
+    numeric_names: list[str] = []
+    for position, (name, kind) in enumerate(kinds.items()):
+        series = frame.iloc[:, position]
+        stats = ColumnStats(kind=kind, dtype=str(series.dtype), rows=len(series))
+        if kind == "numeric":
+            hashes = _numeric(series, stats)
+            numeric_names.append(name)
+        elif kind == "datetime":
+            hashes = _datetime(series, stats)
+        else:
+            hashes = _levels(series, stats)
+        columns[name] = stats
+        row_hashes = row_hashes * _ROW_HASH_PRIME ^ hashes
+    pearson = None
+    if len(numeric_names) >= 2:
+        positions = [list(kinds).index(n) for n in numeric_names]
+        matrix = np.column_stack(
+            [_as_float(frame.iloc[:, p], columns[n].dtype) for p, n in zip(positions, numeric_names, strict=True)]
+        )
+        pearson = PairwiseMoments.of(numeric_names, matrix)
+    take = min(len(frame), sample_rows)
+    sample = frame.sample(n=take, random_state=seed) if take < len(frame) else frame
+    return PartitionStats(
+        rows=len(frame),
+        memory=_memory(frame, sample),
+        columns=columns,
+        row_hashes=row_hashes,
+        sample=sample.reset_index(drop=True),
+        pearson=pearson,
+    )
+
+
+def _memory(frame: pd.DataFrame, sample: pd.DataFrame) -> int:
+    """Bytes in memory; object columns (whose strings must be visited) estimated from the sample."""
+    shallow = frame.memory_usage(deep=False, index=False)
+    objects = [c for c in frame.columns if frame[c].dtype == object]
+    if not objects or not len(sample):
+        return int(shallow.sum())
+    deep = sample[objects].memory_usage(deep=True, index=False).sum() * len(frame) / len(sample)
+    return int(shallow.drop(objects).sum() + deep)
+
+
+def _as_float(series: pd.Series, dtype: str) -> np.ndarray:
+    if dtype.startswith("timedelta"):
+        series = series.dt.total_seconds()
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def combine_columns(parts: list[ColumnStats]) -> ColumnStats:
+    first = parts[0]
+    merged = ColumnStats(kind=first.kind, dtype=first.dtype)
+    for part in parts:
+        merged.rows += part.rows
+        merged.missing += part.missing
+        merged.infinite += part.infinite
+        merged.zeros += part.zeros
+        merged.moments = merged.moments.merge(part.moments)
+        merged.top.update(part.top)
+        merged.top_complete &= part.top_complete
+        merged.value_types |= part.value_types
+    merged.summary = QuantileSummary.combine((p.summary for p in parts), points=4 * 2048)
+    merged.distinct = DistinctSketch.combine(p.distinct for p in parts if p.distinct is not None)
+    return merged
+
+
+def combine_samples(parts: list[PartitionStats], sample_rows: int, seed: int) -> pd.DataFrame:
+    """A uniform sample of the union: each partition contributes in proportion to its rows."""
+    total = sum(p.rows for p in parts)
+    if total == 0:
+        return parts[0].sample.iloc[:0] if parts else pd.DataFrame()
+    pieces = []
+    for index, part in enumerate(parts):
+        want = min(len(part.sample), round(sample_rows * part.rows / total))
+        if want:
+            pieces.append(
+                part.sample.sample(n=want, random_state=seed + index) if want < len(part.sample) else part.sample
+            )
+    return pd.concat(pieces, ignore_index=True) if pieces else parts[0].sample.iloc[:0]
+
+
+def combine_pearson(parts: list[PartitionStats]) -> PairwiseMoments | None:
+    merged: PairwiseMoments | None = None
+    for part in parts:
+        if part.pearson is not None:
+            merged = part.pearson if merged is None else merged.merge(part.pearson)
+    return merged
+
+
+def value_counts_top(top: Counter, limit: int) -> list[tuple[Any, int]]:
+    return top.most_common(limit)

@@ -1,0 +1,227 @@
+"""A profile: the JSON-native result of the one pass (small: kilobytes per column), and how it is built.
+
+A profile is also a model's drift baseline: each numeric column keeps a compact quantile summary and each
+categorical column its level counts, which ``compare`` (and the monitor) test new data against.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_magics.eda import alerts, correlations
+from mlops_magics.eda.partition import (
+    ColumnStats,
+    PartitionStats,
+    combine_columns,
+    combine_pearson,
+    combine_samples,
+)
+from mlops_magics.eda.sketches import QuantileSummary, sorted_unique
+
+FORMAT_VERSION = 1
+QUANTILES = {"1%": 0.01, "5%": 0.05, "25%": 0.25, "50%": 0.5, "75%": 0.75, "95%": 0.95, "99%": 0.99}
+HISTOGRAM_BINS = 24
+BASELINE_POINTS = 256  # quantile points kept in the saved profile per numeric column
+LEVELS_KEPT = 50  # level counts kept in the saved profile per categorical column
+TOP_SHOWN = 10
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _histogram(stats: ColumnStats) -> dict[str, list[float]]:
+    low, high = stats.moments.minimum, stats.moments.maximum
+    if not np.isfinite(low):
+        return {"edges": [], "counts": []}
+    if low == high:
+        return {"edges": [low, high], "counts": [stats.moments.n]}
+    integer = stats.kind == "numeric" and float(low).is_integer() and float(high).is_integer()
+    if integer and high - low < HISTOGRAM_BINS:
+        edges = np.arange(low, high + 2) - 0.5
+    else:
+        edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    return {"edges": edges.tolist(), "counts": stats.summary.histogram(edges).tolist()}
+
+
+def _column(name: str, stats: ColumnStats) -> dict[str, Any]:
+    count = stats.rows - stats.missing
+    distinct = stats.distinct.estimate if stats.distinct is not None else 0
+    column: dict[str, Any] = {
+        "name": name,
+        "kind": stats.kind,
+        "dtype": stats.dtype,
+        "count": count,
+        "missing": stats.missing,
+        "missing_share": stats.missing / stats.rows if stats.rows else 0.0,
+        "distinct": min(distinct, count),
+        "distinct_exact": stats.distinct is None or not stats.distinct.saturated,
+    }
+    if stats.kind in ("numeric", "datetime"):
+        m = stats.moments
+        quantiles = stats.summary.quantiles(list(QUANTILES.values()))
+        column.update(
+            mean=_clean(m.mean) if m.n else None,
+            std=_clean(m.std),
+            min=_clean(m.minimum),
+            max=_clean(m.maximum),
+            quantiles={k: _clean(v) for k, v in zip(QUANTILES, quantiles, strict=True)},
+            histogram=_histogram(stats),
+            summary=stats.summary.compressed(BASELINE_POINTS).to_dict(),
+        )
+    if stats.kind == "numeric":
+        m = stats.moments
+        integer_valued = bool(m.n) and all(
+            float(v).is_integer() for v in stats.summary.values[:: max(1, stats.summary.values.size // 64)]
+        )
+        column.update(
+            sum=_clean(m.total),
+            skew=_clean(m.skew),
+            kurtosis=_clean(m.kurtosis),
+            zeros=stats.zeros,
+            infinite=stats.infinite,
+            integer_valued=integer_valued,
+        )
+    if stats.kind in ("categorical", "boolean"):
+        levels = stats.top.most_common(LEVELS_KEPT)
+        column.update(
+            top=[[value, n] for value, n in levels[:TOP_SHOWN]],
+            levels=[[value, n] for value, n in levels],
+            levels_complete=stats.top_complete and len(stats.top) <= LEVELS_KEPT,
+            other=count - sum(n for _, n in levels[:TOP_SHOWN]),
+        )
+        if stats.kind == "boolean":
+            column["mean"] = _clean(stats.moments.mean) if stats.moments.n else None
+    meaningful = sorted(stats.value_types - {"NoneType", "float"}) if stats.value_types else []
+    if stats.value_types and "float" in stats.value_types and meaningful:
+        meaningful = sorted(stats.value_types - {"NoneType"})
+    column["value_types"] = meaningful
+    return column
+
+
+@dataclass
+class Profile:
+    data: dict[str, Any]
+
+    # --- access --------------------------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return self.data["title"]
+
+    @property
+    def rows(self) -> int:
+        return self.data["overview"]["rows"]
+
+    @property
+    def columns(self) -> dict[str, dict[str, Any]]:
+        return self.data["columns"]
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.data["alerts"]
+
+    def column(self, name: str) -> dict[str, Any]:
+        return self.data["columns"][name]
+
+    # --- persistence ---------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(self.data, separators=(",", ":"), default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> Profile:
+        return cls(json.loads(text))
+
+    @classmethod
+    def load(cls, path: Path) -> Profile:
+        return cls.from_json(path.read_text())
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.to_json())
+        tmp.replace(path)
+        return path
+
+    # --- display -------------------------------------------------------------------------------------
+    def html(self) -> str:
+        from mlops_magics.eda.report import render
+
+        return render(self)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def __repr__(self) -> str:
+        overview = self.data["overview"]
+        return (
+            f"<Profile {self.title!r}: {overview['rows']:,} rows x {overview['columns']} columns, "
+            f"{len(self.alerts)} alert(s)>"
+        )
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return str(value)
+
+
+def build(
+    parts: list[PartitionStats],
+    kinds: dict[str, str],
+    *,
+    title: str,
+    source: str,
+    target: str | None,
+    sample_rows: int,
+    seed: int,
+    engine: dict[str, Any],
+) -> Profile:
+    rows = sum(p.rows for p in parts)
+    merged = {name: combine_columns([p.columns[name] for p in parts]) for name in kinds} if parts else {}
+    columns = {name: _column(name, stats) for name, stats in merged.items()}
+    summaries: dict[str, QuantileSummary] = {n: s.summary for n, s in merged.items() if s.kind == "numeric"}
+    hashes = np.concatenate([p.row_hashes for p in parts]) if parts else np.empty(0, dtype=np.uint64)
+    duplicates = int(hashes.size - sorted_unique(hashes).size) if kinds else 0
+    sample = combine_samples(parts, sample_rows, seed) if parts else pd.DataFrame(columns=list(kinds))
+    numeric = [n for n, k in kinds.items() if k == "numeric"]
+    categorical = [n for n, k in kinds.items() if k in ("categorical", "boolean")]
+    missing_cells = sum(c["missing"] for c in columns.values())
+    data: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "title": title,
+        "source": source,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "engine": engine,
+        "overview": {
+            "rows": rows,
+            "columns": len(kinds),
+            "memory_bytes": sum(p.memory for p in parts),
+            "missing_cells": missing_cells,
+            "missing_share": missing_cells / (rows * len(kinds)) if rows and kinds else 0.0,
+            "duplicate_rows": duplicates,
+            "kinds": {kind: list(kinds.values()).count(kind) for kind in sorted(set(kinds.values()))},
+        },
+        "columns": columns,
+        "correlations": {
+            "pearson": correlations.pearson(combine_pearson(parts)),
+            "spearman": correlations.spearman(sample, numeric, summaries),
+            "cramers_v": correlations.cramers_v(sample, categorical),
+            "sample_rows": len(sample),
+        },
+        "target": None,
+    }
+    if target is not None and len(sample):
+        data["target"] = {"column": target, "associations": correlations.association_with(sample, target, kinds)}
+    data["alerts"] = alerts.frame_alerts(data)
+    return Profile(data)

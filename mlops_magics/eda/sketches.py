@@ -1,0 +1,243 @@
+"""Mergeable summaries of one column, computed per partition and combined in any order.
+
+- ``Moments``: exact count, mean, central moments (to the 4th), min, max — combined with Pébay's formulas.
+- ``QuantileSummary``: weighted order statistics; exact up to ``POINTS`` values, then within about
+  1/``POINTS`` of rank per compression (two compressions at most: partition, then final).
+- ``DistinctSketch``: the K smallest distinct 64-bit hashes (KMV); exact below K distinct values, else an
+  estimate with a relative error near 1/sqrt(K).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+POINTS = 2048
+DISTINCT_K = 4096
+_HASH_SPACE = float(2**64)
+
+
+@dataclass
+class Moments:
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    m3: float = 0.0
+    m4: float = 0.0
+    minimum: float = np.inf
+    maximum: float = -np.inf
+    total: float = 0.0
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Moments:
+        """Moments of finite float64 values (callers drop NaN and inf first)."""
+        n = int(values.size)
+        if n == 0:
+            return cls()
+        mean = float(values.mean())
+        d = values - mean
+        d2 = d * d
+        return cls(
+            n=n,
+            mean=mean,
+            m2=float(d2.sum()),
+            m3=float((d2 * d).sum()),
+            m4=float((d2 * d2).sum()),
+            minimum=float(values.min()),
+            maximum=float(values.max()),
+            total=float(values.sum()),
+        )
+
+    def merge(self, other: Moments) -> Moments:
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        n_a, n_b = self.n, other.n
+        n = n_a + n_b
+        delta = other.mean - self.mean
+        delta_n = delta / n
+        m2 = self.m2 + other.m2 + delta * delta_n * n_a * n_b
+        m3 = (
+            self.m3
+            + other.m3
+            + delta * delta_n * delta_n * n_a * n_b * (n_a - n_b)
+            + 3.0 * delta_n * (n_a * other.m2 - n_b * self.m2)
+        )
+        m4 = (
+            self.m4
+            + other.m4
+            + delta * delta_n**3 * n_a * n_b * (n_a * n_a - n_a * n_b + n_b * n_b)
+            + 6.0 * delta_n * delta_n * (n_a * n_a * other.m2 + n_b * n_b * self.m2)
+            + 4.0 * delta_n * (n_a * other.m3 - n_b * self.m3)
+        )
+        return Moments(
+            n=n,
+            mean=self.mean + delta_n * n_b,
+            m2=m2,
+            m3=m3,
+            m4=m4,
+            minimum=min(self.minimum, other.minimum),
+            maximum=max(self.maximum, other.maximum),
+            total=self.total + other.total,
+        )
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation (ddof=1), as pandas gives it."""
+        return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else float("nan")
+
+    @property
+    def skew(self) -> float:
+        """Adjusted Fisher-Pearson skewness, as pandas' ``Series.skew``."""
+        n = self.n
+        if n < 3 or self.m2 == 0:
+            return float("nan") if n < 3 else 0.0
+        g1 = np.sqrt(n) * self.m3 / self.m2**1.5
+        return float(g1 * np.sqrt(n * (n - 1)) / (n - 2))
+
+    @property
+    def kurtosis(self) -> float:
+        """Excess kurtosis with the bias correction pandas' ``Series.kurt`` uses."""
+        n = self.n
+        if n < 4 or self.m2 == 0:
+            return float("nan") if n < 4 else 0.0
+        g2 = n * self.m4 / (self.m2 * self.m2) - 3.0
+        return float((n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0))
+
+
+@dataclass
+class QuantileSummary:
+    values: np.ndarray  # sorted
+    weights: np.ndarray  # rows each value stands for
+
+    @classmethod
+    def empty(cls) -> QuantileSummary:
+        return cls(np.empty(0), np.empty(0))
+
+    @classmethod
+    def of_sorted(cls, ordered: np.ndarray, points: int = POINTS) -> QuantileSummary:
+        n = ordered.size
+        if n <= points:
+            return cls(ordered.astype(np.float64, copy=True), np.ones(n))
+        # Midpoints of equal-rank slices: each kept value stands for n / points rows.
+        picks = ((np.arange(points) + 0.5) * (n / points)).astype(np.int64)
+        return cls(ordered[picks].astype(np.float64), np.full(points, n / points))
+
+    @classmethod
+    def combine(cls, parts: Iterable[QuantileSummary], points: int = POINTS) -> QuantileSummary:
+        parts = [p for p in parts if p.values.size]
+        if not parts:
+            return cls.empty()
+        values = np.concatenate([p.values for p in parts])
+        weights = np.concatenate([p.weights for p in parts])
+        order = np.argsort(values, kind="stable")
+        values, weights = values[order], weights[order]
+        if values.size <= points:
+            return cls(values, weights)
+        cumulative = np.cumsum(weights)
+        total = cumulative[-1]
+        targets = (np.arange(points) + 0.5) * (total / points)
+        picks = np.minimum(np.searchsorted(cumulative, targets, side="left"), values.size - 1)
+        return cls(values[picks], np.full(points, total / points))
+
+    @property
+    def total(self) -> float:
+        return float(self.weights.sum())
+
+    def quantiles(self, qs: Sequence[float]) -> list[float]:
+        if not self.values.size:
+            return [float("nan")] * len(qs)
+        cumulative = np.cumsum(self.weights) - self.weights / 2
+        return [float(v) for v in np.interp(np.asarray(qs) * self.total, cumulative, self.values)]
+
+    def cdf(self, points: np.ndarray) -> np.ndarray:
+        """Share of rows <= each point."""
+        if not self.values.size:
+            return np.zeros(len(points))
+        cumulative = np.cumsum(self.weights)
+        index = np.searchsorted(self.values, points, side="right")
+        below = np.where(index > 0, cumulative[np.maximum(index - 1, 0)], 0.0)
+        return below / self.total
+
+    def mid_rank(self, points: np.ndarray) -> np.ndarray:
+        """Share of rows below each point plus half of those equal to it (the mid-rank, scaled to 0..1)."""
+        if not self.values.size:
+            return np.full(len(points), np.nan)
+        cumulative = np.concatenate([[0.0], np.cumsum(self.weights)])
+        below = cumulative[np.searchsorted(self.values, points, side="left")]
+        through = cumulative[np.searchsorted(self.values, points, side="right")]
+        return (below + through) / (2 * self.total)
+
+    def histogram(self, edges: np.ndarray) -> np.ndarray:
+        """Rows per bin [e_i, e_i+1), the last bin closed, estimated from the summary."""
+        if not self.values.size:
+            return np.zeros(len(edges) - 1, dtype=np.int64)
+        cumulative = np.concatenate([[0.0], np.cumsum(self.weights)])
+        left = np.searchsorted(self.values, edges[:-1], side="left")
+        right = np.searchsorted(self.values, edges[1:], side="left")
+        right[-1] = self.values.size
+        return np.rint(cumulative[right] - cumulative[left]).astype(np.int64)
+
+    def compressed(self, points: int) -> QuantileSummary:
+        return QuantileSummary.combine([self], points)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": self.values.tolist(), "weights": self.weights.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuantileSummary:
+        return cls(np.asarray(data["values"], dtype=np.float64), np.asarray(data["weights"], dtype=np.float64))
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: numpy's hash-based ``unique`` is far slower on 64-bit hashes)."""
+    if values.size == 0:
+        return values
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def hash_values(values: np.ndarray) -> np.ndarray:
+    """Stable 64-bit hashes of any values (the same value hashes the same in every partition and process)."""
+    try:
+        return pd.util.hash_array(values)
+    except TypeError:  # mixed or unhashable objects: hash their text
+        return pd.util.hash_array(values.astype(str))
+
+
+@dataclass
+class DistinctSketch:
+    hashes: np.ndarray  # sorted distinct hashes, at most K
+    saturated: bool  # True when values were dropped (then the count is an estimate)
+
+    @classmethod
+    def of_hashes(cls, hashes: np.ndarray, k: int = DISTINCT_K) -> DistinctSketch:
+        unique = sorted_unique(hashes)
+        if unique.size <= k:
+            return cls(unique, False)
+        return cls(unique[:k], True)
+
+    @classmethod
+    def combine(cls, parts: Iterable[DistinctSketch], k: int = DISTINCT_K) -> DistinctSketch:
+        parts = list(parts)
+        if not parts:
+            return cls(np.empty(0, dtype=np.uint64), False)
+        merged = cls.of_hashes(np.concatenate([p.hashes for p in parts]), k)
+        if any(p.saturated for p in parts):
+            # Hashes above the smallest saturated cut-off were dropped somewhere: keep only those below it.
+            cut = min(p.hashes[-1] for p in parts if p.saturated)
+            kept = merged.hashes[merged.hashes <= cut]
+            return cls(kept, True)
+        return merged
+
+    @property
+    def estimate(self) -> int:
+        if not self.saturated:
+            return int(self.hashes.size)
+        k = self.hashes.size
+        return round((k - 1) / ((float(self.hashes[-1]) + 1.0) / _HASH_SPACE))

@@ -1,0 +1,75 @@
+"""What can be profiled: a pandas DataFrame, a Dask DataFrame, or a CSV/Parquet path or glob (read with Dask)."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.dataframe as dd
+import pandas as pd
+
+from mlops_magics.errors import InvalidInput
+
+ACCEPTED = "a pandas DataFrame, a Dask DataFrame, or the path or glob of CSV or Parquet files"
+PANDAS_CHUNK_ROWS = 250_000
+
+
+@dataclass
+class Source:
+    description: str
+    dtypes: pd.Series
+    pandas: pd.DataFrame | None = None  # profiled in this process, in row chunks on local threads
+    dask: dd.DataFrame | None = None  # profiled partition by partition, on the cluster when there is one
+
+    @property
+    def partitions(self) -> int:
+        if self.pandas is not None:
+            return max(1, -(-len(self.pandas) // PANDAS_CHUNK_ROWS))
+        assert self.dask is not None
+        return self.dask.npartitions
+
+
+def _files(pattern: str) -> list[str]:
+    path = Path(pattern).expanduser()
+    if path.is_dir():
+        found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in (".parquet", ".pq", ".csv"))
+        if not found:
+            raise InvalidInput(f"{pattern}: the folder has no .csv or .parquet files")
+        return found
+    found = sorted(glob.glob(str(path)))
+    if not found:
+        raise InvalidInput(f"{pattern}: no such file (or nothing matches the glob)")
+    return found
+
+
+def _read(pattern: str) -> dd.DataFrame:
+    files = _files(pattern)
+    suffixes = {Path(f).suffix.lower() for f in files}
+    try:
+        if suffixes <= {".parquet", ".pq"} or (Path(pattern).is_dir() and not suffixes - {".parquet", ".pq"}):
+            return dd.read_parquet(files)
+        if suffixes <= {".csv", ".tsv", ".txt"}:
+            return dd.read_csv(files, assume_missing=True, blocksize="64MB", sep="\t" if suffixes == {".tsv"} else ",")
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{pattern}: cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    raise InvalidInput(f"{pattern}: unsupported file type(s) {sorted(suffixes)}; accepted: .csv, .tsv, .parquet")
+
+
+def open_source(data: Any, name: str | None = None) -> Source:
+    if isinstance(data, pd.Series):
+        data = data.to_frame()
+    if isinstance(data, pd.DataFrame):
+        frame = data
+        if not frame.columns.is_unique:
+            raise InvalidInput(f"{name or 'the DataFrame'} has duplicate column names; rename them before profiling")
+        return Source(name or "pandas DataFrame", frame.dtypes, pandas=frame)
+    if isinstance(data, dd.DataFrame):
+        return Source(name or "Dask DataFrame", data.dtypes, dask=data)
+    if isinstance(data, (str, Path)):
+        frame = _read(str(data))
+        return Source(str(data), frame.dtypes, dask=frame)
+    raise InvalidInput(
+        f"cannot profile {name or 'this'} ({type(data).__module__}.{type(data).__name__}); give {ACCEPTED}"
+    )

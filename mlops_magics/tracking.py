@@ -1,0 +1,56 @@
+"""MLflow as the workspace's record: the tracking URI and artifact root every face uses."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from mlops_magics.errors import MLOpsError
+from mlops_magics.workspace import Workspace
+
+
+def mlflow_for(workspace: Workspace) -> Any:
+    """The mlflow module pointed at the workspace's store (or ``MLFLOW_TRACKING_URI``)."""
+    import mlflow
+
+    # Creating the SQLite store prints migration chatter at INFO; people need none of it.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    workspace.ensure()
+    mlflow.set_tracking_uri(workspace.tracking_uri)
+    return mlflow
+
+
+def experiment_id(workspace: Workspace, name: str) -> str:
+    """The id of experiment ``name``, created with its artifacts in the workspace when it is new."""
+    mlflow = mlflow_for(workspace)
+    try:
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if workspace.tracking_uri.startswith("sqlite:"):
+            location = (workspace.artifacts / name).resolve().as_uri()
+        return mlflow.create_experiment(name, artifact_location=location)
+    except Exception as exc:  # an unreachable or misconfigured tracking server
+        raise MLOpsError(f"MLflow at {workspace.tracking_uri} cannot be used: {type(exc).__name__}: {exc}") from None
+
+
+def log_artifacts(workspace: Workspace, files: list[Path], artifact_path: str, experiment: str) -> str:
+    """Log files to the active run, or to a new run of ``experiment``; return the run id."""
+    mlflow = mlflow_for(workspace)
+    try:
+        active = mlflow.active_run()
+        if active is not None:
+            for file in files:
+                mlflow.log_artifact(str(file), artifact_path)
+            return active.info.run_id
+        with mlflow.start_run(experiment_id=experiment_id(workspace, experiment)) as run:
+            for file in files:
+                mlflow.log_artifact(str(file), artifact_path)
+            return run.info.run_id
+    except MLOpsError:
+        raise
+    except Exception as exc:
+        raise MLOpsError(f"could not log to MLflow at {workspace.tracking_uri}: {type(exc).__name__}: {exc}") from None

@@ -32,9 +32,14 @@ class Parser(argparse.ArgumentParser):
         raise HelpShown()
 
 
+def _unquote(word: str) -> str:
+    return word[1:-1] if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"" else word
+
+
 def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
+    """Split like a shell, but keep quotes inside a word, so ``%eda df[['x']]`` stays one expression."""
     try:
-        words = shlex.split(line)
+        words = [_unquote(word) for word in shlex.split(line, posix=False)]
     except ValueError as exc:
         raise InvalidInput(f"{parser.prog}: cannot read the arguments ({exc})") from None
     return parser.parse_args(words)

@@ -46,7 +46,9 @@ def test_openapi_spec_matches_the_routes() -> None:
 
 
 def _concrete(path: str) -> list[str]:
-    return path.removeprefix("/").replace("{name}", "default").replace("{profile_id}", "20260101-000000-abcdef").split("/")
+    return (
+        path.removeprefix("/").replace("{name}", "default").replace("{profile_id}", "20260101-000000-abcdef").split("/")
+    )
 
 
 @pytest.mark.parametrize(("path", "method"), sorted(_spec_routes()))

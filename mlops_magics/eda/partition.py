@@ -116,8 +116,8 @@ def _numeric(series: pd.Series, stats: ColumnStats) -> np.ndarray:
     stats.summary = QuantileSummary.of_sorted(ordered)
     if ordered.size:
         distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
-        extra = [np.inf] if stats.infinite else []
-        stats.distinct = DistinctSketch.of_hashes(hash_values(np.concatenate([distinct, extra])))
+        infinite = np.unique(values[np.isinf(values)]) if stats.infinite else np.empty(0)
+        stats.distinct = DistinctSketch.of_hashes(hash_values(np.concatenate([distinct, infinite])))
     else:
         stats.distinct = DistinctSketch.of_hashes(np.empty(0, dtype=np.uint64))
     return hash_values(values)

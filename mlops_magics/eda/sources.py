@@ -50,10 +50,14 @@ def _read(pattern: str) -> dd.DataFrame:
     try:
         if suffixes <= {".parquet", ".pq"} or (Path(pattern).is_dir() and not suffixes - {".parquet", ".pq"}):
             return dd.read_parquet(files)
-        if suffixes <= {".csv", ".tsv", ".txt"}:
+        if suffixes <= {".csv", ".tsv"}:
             return dd.read_csv(files, assume_missing=True, blocksize="64MB", sep="\t" if suffixes == {".tsv"} else ",")
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{pattern}: cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        root = exc
+        while root.__cause__ is not None:  # dask wraps the reader's own error; show that one
+            root = root.__cause__
+        reason = (str(root).splitlines() or [""])[0]
+        raise InvalidInput(f"{pattern}: cannot be read ({type(root).__name__}: {reason})") from None
     raise InvalidInput(f"{pattern}: unsupported file type(s) {sorted(suffixes)}; accepted: .csv, .tsv, .parquet")
 
 
@@ -71,5 +75,5 @@ def open_source(data: Any, name: str | None = None) -> Source:
         frame = _read(str(data))
         return Source(str(data), frame.dtypes, dask=frame)
     raise InvalidInput(
-        f"cannot profile {name or 'this'} ({type(data).__module__}.{type(data).__name__}); give {ACCEPTED}"
+        f"cannot profile {name or 'this'} (a {type(data).__module__}.{type(data).__name__}); give {ACCEPTED}"
     )

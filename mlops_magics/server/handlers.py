@@ -137,7 +137,7 @@ class ProfileReportHandler(MLOpsHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         # The report is shown in a sandboxed frame; it needs no script and may not run any.
         self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-        self.finish(page)
+        super(APIHandler, self).finish(page)  # APIHandler.finish would label the page as JSON
 
 
 # Patterns below /mlops/api/; api/openapi.yaml lists the same routes (a test keeps them equal).

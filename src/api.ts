@@ -43,6 +43,26 @@ export interface IWorkspace {
   controller_log: string;
 }
 
+/** One saved data profile (%eda), as GET /mlops/api/profiles lists it. */
+export interface IProfileSummary {
+  id: string;
+  title: string;
+  /** Where the data came from: a variable's description, a path, … */
+  source: string;
+  rows: number;
+  columns: number;
+  /** How many alerts the profile raised. */
+  alerts: number;
+  /** Whether a full (ydata-profiling) report was made with `%eda --full`. */
+  has_full_report: boolean;
+  /** The id of the profile it was compared with (`%eda --compare`), if any. */
+  compared_with: string | null;
+  created_at: string;
+}
+
+/** The saved HTML reports of a profile: the compact one, or the full ydata-profiling one. */
+export type ProfileReportKind = 'report' | 'full';
+
 /** The one error shape every route answers with: {code, message}. */
 export class MLOpsApiError extends Error {
   constructor(
@@ -95,24 +115,58 @@ export class MLOpsApi {
     });
   }
 
-  private async request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  /** Saved data profiles, newest first. */
+  profiles(): Promise<IProfileSummary[]> {
+    return this.request<IProfileSummary[]>('profiles');
+  }
+
+  /** One profile as JSON (statistics, correlations, alerts). */
+  profile(id: string): Promise<Record<string, unknown>> {
+    return this.request<Record<string, unknown>>(`profiles/${encodeURIComponent(id)}`);
+  }
+
+  /** A profile's saved report: a standalone HTML page, as text. */
+  async profileReport(id: string, which: ProfileReportKind = 'report'): Promise<string> {
+    const path = `profiles/${encodeURIComponent(id)}/report${which === 'report' ? '' : `?which=${which}`}`;
+    const response = await this.fetch(path);
+    const text = await response.text();
+    if (!response.ok) {
+      throw this.error(path, response, text);
+    }
+    return text;
+  }
+
+  private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const url = URLExt.join(this.serverSettings.baseUrl, 'mlops', 'api', path);
-    let response: Response;
     try {
-      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
+      return await ServerConnection.makeRequest(url, init, this.serverSettings);
     } catch (error) {
       throw new MLOpsApiError('network', `the Jupyter server cannot be reached: ${error}`, 0);
     }
+  }
+
+  /** The route's {code, message}, or what can be said when the answer is not that. */
+  private error(path: string, response: Response, text: string): MLOpsApiError {
+    let body: { code?: string; message?: string } = {};
+    try {
+      body = (text ? JSON.parse(text) : {}) ?? {};
+    } catch {
+      return new MLOpsApiError('error', `${path}: ${response.status} ${response.statusText}`, response.status);
+    }
+    return new MLOpsApiError(body.code ?? 'error', body.message ?? response.statusText, response.status);
+  }
+
+  private async request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const response = await this.fetch(path, init);
     const text = await response.text();
+    if (!response.ok) {
+      throw this.error(path, response, text);
+    }
     let data: unknown = null;
     try {
       data = text ? JSON.parse(text) : null;
     } catch {
       throw new MLOpsApiError('bad_response', `unexpected answer from ${path}: ${text.slice(0, 200)}`, response.status);
-    }
-    if (!response.ok) {
-      const body = (data ?? {}) as { code?: string; message?: string };
-      throw new MLOpsApiError(body.code ?? 'error', body.message ?? response.statusText, response.status);
     }
     return data as T;
   }

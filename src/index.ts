@@ -6,15 +6,22 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IThemeManager,
+  MainAreaWidget,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { ICluster, MLOpsApi, MLOpsApiError } from './api';
+import { ICluster, MLOpsApi, MLOpsApiError, ProfileReportKind } from './api';
 import { mlopsIcon } from './icon';
-import { insertMagic } from './notebook';
+import { insertMagic, listDataFrames } from './notebook';
 import { IClusterDefaults } from './panel/ClusterSection';
 import { MLOpsPanel } from './panel/Panel';
+import { ProfileReportView, ReportOpener } from './report';
 
 const PLUGIN_ID = 'mlops-magics:plugin';
 const DASK_POPULATE_URL = 'dask:populate-dashboard-url';
@@ -23,8 +30,14 @@ const CommandIDs = {
   openPanel: 'mlops:open-panel',
   startCluster: 'mlops:start-cluster',
   stopCluster: 'mlops:stop-cluster',
-  connectNotebook: 'mlops:connect-notebook'
+  connectNotebook: 'mlops:connect-notebook',
+  openProfiles: 'mlops:open-profiles',
+  profileDataFrame: 'mlops:profile-dataframe',
+  openProfileReport: 'mlops:open-profile-report'
 } as const;
+
+/** Commands that need arguments, kept out of the palette. */
+const NOT_IN_PALETTE: string[] = [CommandIDs.openProfileReport];
 
 const DEFAULTS: IClusterDefaults = {
   workers: 2,
@@ -56,13 +69,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The MLOps side panel: cluster, data, experiments, jobs, deployments, monitoring.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry],
+  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry, IThemeManager],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    registry: ISettingRegistry | null
+    registry: ISettingRegistry | null,
+    themes: IThemeManager | null
   ) => {
     const api = new MLOpsApi(app.serviceManager.serverSettings);
     const defaults = await loadDefaults(registry);
@@ -78,7 +92,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     const runMagic = (magic: string): Promise<boolean> => insertMagic(tracker, magic);
 
-    const panel = new MLOpsPanel({ api, defaults, runMagic, onClusterChanged });
+    // Profile reports open in main-area tabs, one per profile and report kind, restored with the layout.
+    const reports = new WidgetTracker<MainAreaWidget<ProfileReportView>>({ namespace: 'mlops-profile' });
+    const opener = new ReportOpener(
+      api,
+      widget => {
+        app.shell.add(widget, 'main');
+        void reports.add(widget);
+      },
+      id => app.shell.activateById(id)
+    );
+    // The compact report takes the lab's theme colours; refill the open ones once the new theme is drawn
+    // (the theme manager hides the app until the next frame: wait one more).
+    themes?.themeChanged.connect(() =>
+      requestAnimationFrame(() => requestAnimationFrame(() => opener.rethemeAll()))
+    );
+
+    const panel = new MLOpsPanel({
+      api,
+      defaults,
+      runMagic,
+      onClusterChanged,
+      listDataFrames: () => listDataFrames(tracker),
+      openReport: (profile, which) => opener.openReport(profile, which)
+    });
     panel.title.icon = mlopsIcon;
     panel.title.caption = 'MLOps';
     app.shell.add(panel, 'left', { rank: 600 });
@@ -126,9 +163,50 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => runMagic('%cluster')
     });
 
+    app.commands.addCommand(CommandIDs.openProfiles, {
+      label: 'MLOps: Open Profiles',
+      caption: 'Show the saved data profiles (%eda) in the MLOps panel',
+      execute: () => {
+        app.shell.activateById(panel.id);
+        panel.showProfiles();
+      }
+    });
+    app.commands.addCommand(CommandIDs.profileDataFrame, {
+      label: 'MLOps: Profile a DataFrame (%eda)',
+      caption: "List the active notebook's DataFrames in the MLOps panel, to profile one",
+      execute: () => {
+        app.shell.activateById(panel.id);
+        panel.pickDataFrame();
+      }
+    });
+    app.commands.addCommand(CommandIDs.openProfileReport, {
+      label: args => `Profile: ${args.title ?? args.id}`,
+      execute: args => {
+        const id = String(args.id ?? '');
+        if (!id) {
+          return;
+        }
+        const which: ProfileReportKind = args.which === 'full' ? 'full' : 'report';
+        return opener.openReport({ id, title: String(args.title ?? id) }, which);
+      }
+    });
+    if (restorer) {
+      void restorer.restore(reports, {
+        command: CommandIDs.openProfileReport,
+        args: widget => ({
+          id: widget.content.target.id,
+          title: widget.content.target.title,
+          which: widget.content.which
+        }),
+        name: widget => widget.id
+      });
+    }
+
     if (palette) {
       for (const command of Object.values(CommandIDs)) {
-        palette.addItem({ command, category: 'MLOps' });
+        if (!NOT_IN_PALETTE.includes(command)) {
+          palette.addItem({ command, category: 'MLOps' });
+        }
       }
     }
   }

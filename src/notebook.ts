@@ -4,6 +4,7 @@
  */
 import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { KernelMessage } from '@jupyterlab/services';
 
 const LOAD_EXTENSION = '%load_ext mlops_magics';
 
@@ -44,4 +45,92 @@ export async function insertMagic(tracker: INotebookTracker, magic: string): Pro
   }
   notebook.activeCell?.model.sharedModel.setSource(withExtensionLoaded(magic, sources));
   return NotebookActions.run(notebook, panel.sessionContext);
+}
+
+/** A DataFrame global of a notebook's kernel, as the Data section offers it for profiling. */
+export interface IDataFrameInfo {
+  name: string;
+  kind: 'pandas' | 'dask';
+  /** Unknown (null) for Dask: counting them would compute the whole frame. */
+  rows: number | null;
+  columns: number;
+  /** Dask partitions; null for pandas. */
+  partitions: number | null;
+}
+
+export type DataFrameListing =
+  | { status: 'no-notebook' }
+  | { status: 'no-kernel'; notebook: string }
+  | { status: 'ok'; notebook: string; frames: IDataFrameInfo[] };
+
+const LISTING_TIMEOUT = 15 * 1000;
+
+/**
+ * Python run in the kernel to list its DataFrames. It imports neither pandas nor Dask (a frame can only exist when
+ * its library is already in sys.modules), never counts a Dask frame's rows, and leaves no name behind.
+ */
+export const LIST_DATAFRAMES_CODE = `def __mlops_list_dataframes():
+    import json, sys
+    pandas, dask = sys.modules.get("pandas"), sys.modules.get("dask.dataframe")
+    found = []
+    for name, value in list(globals().items()):
+        if name.startswith("_") or not name.isidentifier():
+            continue
+        try:
+            if pandas is not None and isinstance(value, pandas.DataFrame):
+                found.append({"name": name, "kind": "pandas", "rows": len(value), "columns": len(value.columns), "partitions": None})
+            elif dask is not None and isinstance(value, dask.DataFrame):
+                found.append({"name": name, "kind": "dask", "rows": None, "columns": len(value.columns), "partitions": value.npartitions})
+        except Exception:
+            continue
+    print(json.dumps(found))
+try:
+    __mlops_list_dataframes()
+finally:
+    del __mlops_list_dataframes
+`;
+
+/** The pandas and Dask DataFrames among the globals of the active notebook's kernel. */
+export async function listDataFrames(tracker: INotebookTracker): Promise<DataFrameListing> {
+  const panel = tracker.currentWidget;
+  if (!panel) {
+    return { status: 'no-notebook' };
+  }
+  const notebook = panel.context.localPath.split('/').pop() ?? panel.context.localPath;
+  await panel.sessionContext.ready;
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel) {
+    return { status: 'no-kernel', notebook };
+  }
+  const future = kernel.requestExecute({ code: LIST_DATAFRAMES_CODE, silent: false, store_history: false });
+  let stdout = '';
+  let failure: string | null = null;
+  future.onIOPub = msg => {
+    if (KernelMessage.isStreamMsg(msg) && msg.content.name === 'stdout') {
+      stdout += msg.content.text;
+    } else if (KernelMessage.isErrorMsg(msg)) {
+      failure = `${msg.content.ename}: ${msg.content.evalue}`;
+    }
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>(resolve => {
+    timer = setTimeout(() => resolve('timeout'), LISTING_TIMEOUT);
+  });
+  try {
+    const done = await Promise.race([future.done, timeout]);
+    if (done === 'timeout') {
+      throw new Error(`the kernel of ${notebook} did not answer in ${LISTING_TIMEOUT / 1000} s; is a cell still running?`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  if (failure) {
+    throw new Error(`the kernel of ${notebook} could not list its DataFrames (${failure}); is it a Python kernel?`);
+  }
+  const line = stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { status: 'ok', notebook, frames: JSON.parse(line) as IDataFrameInfo[] };
+  } catch {
+    throw new Error(`unexpected answer from the kernel of ${notebook}: ${stdout.slice(0, 200)}`);
+  }
 }

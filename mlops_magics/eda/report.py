@@ -60,12 +60,23 @@ def _number(value: Any, kind: str = "numeric") -> str:
     return f"{value:.4g}"
 
 
+def _when(iso: str) -> str:
+    try:
+        return pd.Timestamp(iso).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
 def _bytes(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _share(part: float, whole: float) -> str:
@@ -150,7 +161,7 @@ def _column(column: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
         else _bars([n for _, n in column.get("top", [])[:12]], 120, 18)
     )
     flagged = [a for a in alerts if a.get("column") == column["name"] or column["name"] in (a.get("columns") or [])]
-    marks = f"<span class='warn'>{len(flagged)} alert(s)</span>" if flagged else ""
+    marks = f"<span class='warn'>{_plural(len(flagged), 'alert')}</span>" if flagged else ""
     detail = _histogram(column) if kind in ("numeric", "datetime") else _levels(column)
     notes = "".join(f"<div class='warn'>{_e(a['message'])}</div>" for a in flagged)
     return (
@@ -230,7 +241,7 @@ def render(profile: Profile) -> str:
     sampled = f"; profiled a sample of {engine['sampled_rows']:,} rows" if engine.get("sampled_rows") else ""
     return (
         f"<style>{_CSS}</style><div class='mlops-eda'><h2>{_e(data['title'])}</h2>"
-        f"<div class='sub'>{_e(data['source'])} · {_e(data['created_at'])} · {_e(where)}{_e(sampled)}</div>"
+        f"<div class='sub'>{_e(data['source'])} · {_e(_when(data['created_at']))} · {_e(where)}{_e(sampled)}</div>"
         f"<div class='tiles'>{tiles_html}</div>"
         + (f"<h3>Alerts</h3><div class='alerts'>{alerts}</div>" if alerts else "")
         + f"<h3>Columns</h3>{columns}"

@@ -122,6 +122,15 @@ class ProfileHandler(MLOpsHandler):
         await self.respond(lambda: store.load(self.workspace, profile_id).data)
 
 
+# Our report needs no script and may run none. ydata-profiling's full report needs its inline scripts: they
+# may run, but sandboxed in an opaque origin (no cookies, no API) and with nothing loaded from the network.
+REPORT_POLICIES = {
+    "report": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    "full": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+    "font-src data:; sandbox allow-scripts",
+}
+
+
 class ProfileReportHandler(MLOpsHandler):
     """The saved HTML report (``?which=full`` for the ydata-profiling one), for the panel's report tab."""
 
@@ -135,8 +144,7 @@ class ProfileReportHandler(MLOpsHandler):
             self.finish(json.dumps(exc.to_dict()))
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        # The report is shown in a sandboxed frame; it needs no script and may not run any.
-        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+        self.set_header("Content-Security-Policy", REPORT_POLICIES[which])
         super(APIHandler, self).finish(page)  # APIHandler.finish would label the page as JSON
 
 

@@ -2,8 +2,10 @@ import React from 'react';
 
 import { ReactWidget } from '@jupyterlab/ui-components';
 
-import { ICluster, MLOpsApi } from '../api';
+import { ICluster, IProfileSummary, MLOpsApi, ProfileReportKind } from '../api';
+import { DataFrameListing } from '../notebook';
 import { ClusterSection, IClusterDefaults } from './ClusterSection';
+import { DataSection } from './DataSection';
 import { EmptyState, Section } from './Section';
 
 export interface IPanelOptions {
@@ -11,14 +13,14 @@ export interface IPanelOptions {
   defaults: IClusterDefaults;
   runMagic: (magic: string) => Promise<boolean>;
   onClusterChanged: (cluster: ICluster | null) => void;
+  /** The DataFrames of the active notebook's kernel (the Data section's "Profile a DataFrame"). */
+  listDataFrames: () => Promise<DataFrameListing>;
+  /** Open a profile's saved report in a main-area tab. */
+  openReport: (profile: IProfileSummary, which: ProfileReportKind) => void;
 }
 
 /** The stages still to come say what will appear, and show nothing they do not have. */
 const COMING: { title: string; text: string }[] = [
-  {
-    title: 'Data',
-    text: 'Profiles of your data (%eda) will be listed here. Profiling is not built yet in this release.'
-  },
   {
     title: 'Experiments',
     text: 'Experiments, runs and registered models (%%train, %review) will be listed here. Tracked training is not built yet in this release.'
@@ -44,11 +46,32 @@ export class MLOpsPanel extends ReactWidget {
     this.addClass('mlops-Panel');
   }
 
+  /** Open the Data section and bring it into view. */
+  showProfiles(): void {
+    this.revealRequest += 1;
+    this.update();
+  }
+
+  /** Open the Data section and list the active notebook's DataFrames to profile. */
+  pickDataFrame(): void {
+    this.pickRequest += 1;
+    this.update();
+  }
+
   render(): JSX.Element {
     return (
       <>
         <div className="mlops-Panel-header">MLOps</div>
         <ClusterSection {...this.options} />
+        <DataSection
+          api={this.options.api}
+          pollInterval={this.options.defaults.pollInterval}
+          runMagic={this.options.runMagic}
+          listDataFrames={this.options.listDataFrames}
+          openReport={this.options.openReport}
+          revealRequest={this.revealRequest}
+          pickRequest={this.pickRequest}
+        />
         {COMING.map(stage => (
           <Section key={stage.title} title={stage.title} badge="not built yet" initiallyOpen={false}>
             <EmptyState>{stage.text}</EmptyState>
@@ -57,4 +80,7 @@ export class MLOpsPanel extends ReactWidget {
       </>
     );
   }
+
+  private revealRequest = 0;
+  private pickRequest = 0;
 }

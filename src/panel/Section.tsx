@@ -1,4 +1,4 @@
-import React, { useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 
@@ -6,6 +6,8 @@ export interface ISectionProps {
   title: string;
   badge?: string;
   initiallyOpen?: boolean;
+  /** Each new (non-zero) value opens the section and scrolls it into view. */
+  revealRequest?: number;
   children: React.ReactNode;
 }
 
@@ -14,8 +16,15 @@ export function Section(props: ISectionProps): JSX.Element {
   const [open, setOpen] = useState(props.initiallyOpen ?? true);
   const Caret = open ? caretDownIcon : caretRightIcon;
   const id = `mlops-section-${props.title.toLowerCase()}`;
+  const node = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (props.revealRequest) {
+      setOpen(true);
+      node.current?.scrollIntoView({ block: 'nearest' });
+    }
+  }, [props.revealRequest]);
   return (
-    <section className="mlops-Section" data-section={props.title}>
+    <section className="mlops-Section" data-section={props.title} ref={node}>
       <button
         className="mlops-Section-title"
         aria-expanded={open}

@@ -13,6 +13,7 @@ import type { APIRequestContext, Locator, TestInfo } from '@playwright/test';
 const PANEL_ID = 'mlops-panel';
 const SECTIONS = ['Cluster', 'Data', 'Experiments', 'Jobs', 'Deployments', 'Monitoring'];
 const CLUSTER_URL = '/mlops/api/clusters/default';
+const PROFILES_URL = '/mlops/api/profiles';
 // Cluster start on a 2-core box takes a few seconds; leave plenty of room for a slow CI runner.
 const CLUSTER_TIMEOUT = 90 * 1000;
 // Written only on request (UPDATE_README_SCREENSHOT=1), never by CI.
@@ -28,6 +29,11 @@ async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
 /** The panel's Cluster section; its badge reads "none" once the first poll answered. */
 function clusterSection(panel: Locator): Locator {
   return panel.locator('section[data-section="Cluster"]');
+}
+
+/** The panel's Data section: the saved profiles and the "Profile a DataFrame" button. */
+function dataSection(panel: Locator): Locator {
+  return panel.locator('section[data-section="Data"]');
 }
 
 async function snapshot(panel: Locator, testInfo: TestInfo, name: string): Promise<string> {
@@ -71,7 +77,7 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
     await expect(panel.getByRole('button', { name: title, exact: false }).first()).toBeVisible();
     await expect(panel.locator(`section[data-section="${title}"]`)).toBeVisible();
   }
-  for (const title of SECTIONS.slice(1)) {
+  for (const title of SECTIONS.slice(2)) {
     await expect(panel.locator(`section[data-section="${title}"] .mlops-Section-badge`)).toHaveText(
       'not built yet'
     );
@@ -83,9 +89,22 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
   await expect(cluster.getByRole('button', { name: 'Start cluster' })).toBeVisible();
   await expect(cluster.getByRole('button', { name: 'Start in notebook' })).toBeVisible();
 
+  // The Data section is open and says what it has: no profile in a fresh workspace, else their count.
+  const data = dataSection(panel);
+  await expect(data.getByRole('button', { name: 'Profile a DataFrame' })).toBeVisible();
+  const saved = (await (await page.request.get(PROFILES_URL)).json()) as unknown[];
+  if (saved.length === 0) {
+    await expect(data.locator('.mlops-Section-badge')).toHaveText('none');
+    await expect(data.locator('.mlops-Empty')).toHaveText(
+      'No profiles yet: run %eda df in a notebook, or use Profile a DataFrame.'
+    );
+  } else {
+    await expect(data.locator('.mlops-Section-badge')).toHaveText(/^\d+ profiles?$/);
+  }
+
   // A collapsed section opens on click and shows its empty state.
-  await panel.getByRole('button', { name: /^Data/ }).click();
-  await expect(panel.locator('#mlops-section-data')).toContainText('not built yet in this release');
+  await panel.getByRole('button', { name: /^Experiments/ }).click();
+  await expect(panel.locator('#mlops-section-experiments')).toContainText('not built yet in this release');
 
   const light = await snapshot(panel, testInfo, 'panel-light.png');
   if (process.env.UPDATE_README_SCREENSHOT === '1') {
@@ -98,6 +117,13 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
   const darkPanel = await openPanel(page);
   await expect(darkPanel.locator('#mlops-section-data')).toBeVisible();
   await snapshot(darkPanel, testInfo, 'panel-dark.png');
+
+  // The palette's "MLOps: Profile a DataFrame" lists the active notebook's frames; with none open it says so.
+  await page.evaluate(() => (window as any).jupyterapp.commands.execute('mlops:profile-dataframe'));
+  const picker = dataSection(darkPanel).getByTestId('dataframe-picker');
+  await expect(picker).toContainText('No notebook is active');
+  await picker.getByRole('button', { name: 'Close the DataFrame list' }).click();
+  await expect(picker).toHaveCount(0);
 });
 
 test('Start cluster starts one; its dashboard answers; Scale and Stop work', async ({
@@ -170,4 +196,183 @@ test('Connect notebook inserts %cluster into the notebook and runs it', async ({
   await expect(section.getByRole('button', { name: 'Start cluster' })).toBeVisible({
     timeout: CLUSTER_TIMEOUT
   });
+});
+
+// A seeded frame with numeric, missing, skewed and categorical columns; a Dask view of it; and names the
+// DataFrame list must leave out (private, not a frame).
+const MAKE_FRAMES = `import numpy as np
+import pandas as pd
+import dask.dataframe as dd
+rng = np.random.default_rng(42)
+n = 1000
+df = pd.DataFrame({"age": rng.integers(18, 90, n), "income": rng.normal(52000, 12000, n).round(2), "spend": rng.lognormal(3, 1.2, n).round(2), "city": rng.choice(["Paris", "Lyon", "Nice", "Lille"], n, p=[0.4, 0.3, 0.2, 0.1])})
+df.loc[rng.random(n) < 0.25, "income"] = np.nan
+ddf = dd.from_pandas(df, npartitions=3)
+_private = df
+not_a_frame = [1, 2, 3]
+print(df.shape)`;
+const COLUMNS = ['age', 'income', 'spend', 'city'];
+
+test('Profile a DataFrame runs %eda on a kernel frame; the profile is listed and opens in a tab', async ({
+  page
+}, testInfo) => {
+  const name = await page.notebook.createNew();
+  expect(name).toBeTruthy();
+  await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toHaveCount(1, {
+    timeout: 60 * 1000
+  });
+  // Set the source through the model: typing it would take long and meet the editor's auto-indent.
+  await page.evaluate(code => {
+    const app = (window as any).jupyterapp;
+    app.shell.currentWidget.content.widgets[0].model.sharedModel.setSource(code);
+  }, MAKE_FRAMES);
+  await page.notebook.runCell(0);
+  const cells = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+  await expect(cells.first().locator('.jp-OutputArea')).toContainText('(1000, 4)', { timeout: 60 * 1000 });
+
+  const panel = await openPanel(page);
+  const data = dataSection(panel);
+  await data.getByRole('button', { name: 'Profile a DataFrame' }).click();
+  const picker = data.getByTestId('dataframe-picker');
+  const frames = picker.getByRole('list', { name: 'DataFrames to profile' }).locator('.mlops-Picker-name');
+  await expect(frames).toHaveText(['df', 'ddf']);
+  await expect(picker.locator('.mlops-Picker-item', { hasText: 'ddf' })).toContainText('dask · 3 partitions × 4 cols');
+  await expect(picker.locator('.mlops-Picker-item').first()).toContainText('pandas · 1,000 rows × 4 cols');
+  await snapshot(data, testInfo, 'data-picker-light.png');
+  await picker.locator('.mlops-Picker-item').first().click();
+  await expect(picker).toHaveCount(0);
+
+  // The click ran the magic in a new cell of the notebook, and its output is the rendered report.
+  const lastSource = async (): Promise<string> =>
+    page.notebook.getCellTextInput((await page.notebook.getCellCount()) - 1);
+  await expect.poll(lastSource, { timeout: 60 * 1000 }).toContain('%eda df');
+  expect(await lastSource()).toContain('%load_ext mlops_magics');
+  const report = cells.last().locator('.jp-OutputArea .mlops-eda');
+  await expect(report).toBeVisible({ timeout: 90 * 1000 });
+  await expect(report).toContainText('rows');
+  for (const column of COLUMNS) {
+    await expect(report).toContainText(column);
+  }
+  await expect(cells.last().locator('.jp-OutputArea')).toContainText('saved in the workspace');
+
+  // The Data section lists the profile: title, shape, alerts.
+  const profiles = (await (await page.request.get(PROFILES_URL)).json()) as {
+    id: string;
+    title: string;
+    alerts: number;
+  }[];
+  const saved = profiles.find(p => p.title === 'df');
+  expect(saved).toBeTruthy();
+  const item = data.locator(`.mlops-Profile[data-profile-id="${saved!.id}"]`);
+  await expect(item).toBeVisible({ timeout: 30 * 1000 });
+  await expect(item.locator('.mlops-Profile-title')).toHaveText('df');
+  await expect(item).toContainText('1,000 rows × 4 cols');
+  await expect(item.getByTestId('profile-alerts')).toHaveText(
+    saved!.alerts ? `${saved!.alerts} alert${saved!.alerts === 1 ? '' : 's'}` : 'no alerts'
+  );
+  await expect(data.locator('.mlops-Section-badge')).toHaveText(/^\d+ profiles?$/);
+  await snapshot(data, testInfo, 'data-section-light.png');
+
+  // A click opens the saved report in a main-area tab, in a sandboxed frame.
+  await item.locator('.mlops-Profile-open').click();
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Profile: df' });
+  await expect(tab).toHaveCount(1);
+  const reportTab = page.locator('.mlops-ReportTab:not(.lm-mod-hidden)');
+  const frameElement = reportTab.locator('iframe.mlops-Report-frame');
+  await expect(frameElement).toHaveAttribute('sandbox', '');
+  const frame = page.frameLocator('.mlops-ReportTab:not(.lm-mod-hidden) iframe.mlops-Report-frame');
+  await expect(frame.locator('.mlops-eda')).toBeVisible();
+  await expect(frame.locator('.mlops-eda')).toContainText('rows');
+  for (const column of COLUMNS) {
+    await expect(frame.locator('.mlops-eda')).toContainText(column);
+  }
+  await snapshot(page.locator('#jp-main-dock-panel'), testInfo, 'report-tab-light.png');
+
+  // Opening it again shows the same tab, not a second one.
+  await page.notebook.activate(name!);
+  await expect(reportTab).toHaveCount(0);
+  await item.locator('.mlops-Profile-open').click();
+  await expect(reportTab).toBeVisible();
+  await expect(tab).toHaveCount(1);
+  await expect(page.locator('.mlops-ReportTab')).toHaveCount(1);
+
+  // In the dark theme the report takes the lab's colours, and the section stays readable.
+  await page.theme.setDarkTheme();
+  const darkPanel = await openPanel(page);
+  const darkData = dataSection(darkPanel);
+  await expect(darkData.locator(`.mlops-Profile[data-profile-id="${saved!.id}"]`)).toBeVisible();
+  // The pointer left the clicked item for the report's frame, where the lab sees no move: the item would keep
+  // its hover look. Pass over the header first, so the picture is of the list at rest.
+  await darkPanel.locator('.mlops-Panel-header').hover();
+  await snapshot(darkData, testInfo, 'data-section-dark.png');
+  const labBackground = await reportTab.locator('.mlops-Report').evaluate(e => getComputedStyle(e).backgroundColor);
+  await expect
+    .poll(() => frame.locator('html').evaluate(e => getComputedStyle(e).backgroundColor))
+    .toBe(labBackground);
+  await expect(frame.locator('.mlops-eda')).toContainText('city');
+  await expect(frame.locator('.mlops-eda')).toBeVisible();
+  await snapshot(page.locator('#jp-main-dock-panel'), testInfo, 'report-tab-dark.png');
+});
+
+test('A profile made with --full offers its full report, which opens in a tab of its own', async ({
+  page
+}, testInfo) => {
+  const name = await page.notebook.createNew();
+  expect(name).toBeTruthy();
+  await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toHaveCount(1, {
+    timeout: 60 * 1000
+  });
+  await page.evaluate(code => {
+    const app = (window as any).jupyterapp;
+    app.shell.currentWidget.content.widgets[0].model.sharedModel.setSource(code);
+  }, `${MAKE_FRAMES}\n%load_ext mlops_magics\n%eda df --full --title "df full"`);
+  await page.notebook.runCell(0);
+  const output = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').first().locator('.jp-OutputArea');
+  await expect(output).toContainText('saved in the workspace', { timeout: 120 * 1000 });
+
+  // The newest profile of that title (the list is newest first): a rerun in the same workspace adds another.
+  const profiles = (await (await page.request.get(PROFILES_URL)).json()) as { id: string; title: string }[];
+  const saved = profiles.find(p => p.title === 'df full');
+  expect(saved).toBeTruthy();
+  const panel = await openPanel(page);
+  const item = dataSection(panel).locator(`.mlops-Profile[data-profile-id="${saved!.id}"]`);
+  await expect(item).toBeVisible({ timeout: 30 * 1000 });
+  await expect(item.locator('.mlops-Profile-title')).toHaveText('df full');
+  await expect(item.getByRole('button', { name: 'full', exact: true })).toBeVisible();
+  await snapshot(dataSection(panel), testInfo, 'data-section-full-light.png');
+
+  await item.getByRole('button', { name: 'full', exact: true }).click();
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Profile: df full (full)' });
+  await expect(tab).toHaveCount(1);
+  const frameElement = page.locator('.mlops-ReportTab:not(.lm-mod-hidden) iframe.mlops-Report-frame');
+  // Its own scripts may run (its tabs need them), still in an opaque origin: no allow-same-origin.
+  await expect(frameElement).toHaveAttribute('sandbox', 'allow-scripts');
+  const frame = page.frameLocator('.mlops-ReportTab:not(.lm-mod-hidden) iframe.mlops-Report-frame');
+  await expect(frame.locator('#tab-pane-overview-dataset_overview')).toBeVisible({ timeout: 30 * 1000 });
+  await expect(frame.locator('body')).toContainText('df full');
+  // The report's tabs work: its scripts ran.
+  await frame.locator('#tab-overview-alerts').click();
+  await expect(frame.locator('#tab-pane-overview-alerts')).toBeVisible();
+  await expect(frame.locator('#tab-pane-overview-dataset_overview')).toBeHidden();
+  await snapshot(page.locator('#jp-main-dock-panel'), testInfo, 'report-full-tab-light.png');
+
+  // The compact report is another tab; the full one stays open once.
+  await item.locator('.mlops-Profile-open').click();
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: /^Profile: df full$/ })).toHaveCount(1);
+  // Activating the full tab again changes the layout: the lab saves it (PUT of the workspace) before the reload.
+  const layoutSaved = page.waitForRequest(
+    request => request.method() === 'PUT' && /\/lab\/api\/workspaces/.test(request.url())
+  );
+  await item.getByRole('button', { name: 'full', exact: true }).click();
+  await expect(tab).toHaveCount(1);
+  await expect(page.locator('.mlops-ReportTab')).toHaveCount(2);
+  await layoutSaved;
+
+  // Both come back with the layout after a reload.
+  // (galata's own readiness check waits for the Launcher to be the active tab: here a report is.)
+  await page.reload({ waitForIsReady: false });
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await expect(page.locator('.mlops-ReportTab')).toHaveCount(2, { timeout: 60 * 1000 });
+  await expect(tab).toHaveCount(1);
+  await expect(frame.locator('#tab-pane-overview-dataset_overview')).toBeVisible({ timeout: 30 * 1000 });
 });

@@ -114,3 +114,41 @@ def eda_parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description="Profile data: statistics, plots, correlations and alerts in one pass.")
     add_eda_arguments(parser, "a pandas or Dask DataFrame (a variable or expression), or a CSV/Parquet path or glob")
     return parser
+
+
+def train_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Run the cell and track the model it fits (MLflow).")
+    parser.add_argument("--experiment", default=None, help="MLflow experiment (default: the notebook's name)")
+    parser.add_argument("--model", dest="model_name", metavar="NAME", help="register a version, alias 'challenger'")
+    parser.add_argument("--data", metavar="X,y", help="training features and target, e.g. X_train,y_train")
+    parser.add_argument("--eval", metavar="X,y", help="held-out features and target, e.g. X_test,y_test")
+    parser.add_argument("--params", default="", help="extra params to log: k=v,k2=v2")
+    parser.add_argument("--model-var", metavar="NAME", help="the variable holding the model (else: found)")
+    parser.add_argument("--metrics", help="metric names, e.g. accuracy,f1 (default: by task)")
+    parser.add_argument(
+        "--from", dest="from_model", metavar="MODEL@ALIAS", help="refit this model's pipeline on --data"
+    )
+    parser.add_argument("--search", choices=["grid", "random"], help="hyper-parameter search on the cluster")
+    parser.add_argument("--space", help='search space: "C=0.1,1,10 penalty=l1,l2"')
+    parser.add_argument("--cv", type=int, default=5, help="cross-validation folds for --search (default 5)")
+    parser.add_argument("--trials", type=int, help="trials of a random search (default 10)")
+    return parser
+
+
+def split_names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def add_review_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="registered model name (its 'challenger' is reviewed against 'champion')")
+    parser.add_argument("--metric", help="the metric the gates judge (default: f1, or rmse for regressors)")
+    parser.add_argument("--min", type=float, dest="minimum", help="the challenger must reach at least this")
+    parser.add_argument("--min-improvement", type=float, help="and beat the champion by at least this")
+
+
+def review_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Challenger vs champion on the same held-out data; gates; promotion.")
+    add_review_arguments(parser)
+    parser.add_argument("--data", metavar="X,y", required=True, help="held-out features and target, e.g. X_test,y_test")
+    parser.add_argument("--manual", action="store_true", help="do not promote on passing: show an Approve button")
+    return parser

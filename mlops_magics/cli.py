@@ -114,6 +114,30 @@ def _eda_command(args: argparse.Namespace, controller: Controller) -> int:
     return 0
 
 
+def _review_command(args: argparse.Namespace, controller: Controller) -> int:
+    from mlops_magics.eda.sources import open_source
+    from mlops_magics.review.run import review
+
+    source = open_source(args.data)
+    frame = source.pandas if source.pandas is not None else source.dask.compute()
+    if args.target not in frame.columns:
+        raise MLOpsError(f"--target {args.target!r} is not a column of {args.data}; columns are {list(frame.columns)}")
+    result = review(
+        controller.workspace,
+        args.model,
+        frame.drop(columns=[args.target]),
+        frame[args.target],
+        metric=args.metric,
+        minimum=args.minimum,
+        min_improvement=args.min_improvement,
+        promote=not args.no_promote,
+    )
+    for label, values in result.scores.items():
+        print(f"{label}: " + ", ".join(f"{k}={v:.4f}" for k, v in values.items()))
+    print(result.summary())
+    return 0 if result.passed else 1
+
+
 def _workspace_command(_args: argparse.Namespace, controller: Controller) -> int:
     print(json.dumps(controller.workspace.describe(), indent=2))
     return 0
@@ -134,6 +158,12 @@ def build_parser() -> arguments.Parser:
     eda.add_argument("--out", type=Path, help="also write the HTML report here")
     eda.add_argument("--json", type=Path, help="also write the profile (JSON) here")
     eda.set_defaults(run=_eda_command)
+    review = commands.add_parser("review", help="gate a model's challenger against its champion (exit 1: refused)")
+    arguments.add_review_arguments(review)
+    review.add_argument("--data", required=True, help="held-out data: a CSV/Parquet path or glob")
+    review.add_argument("--target", required=True, help="the target column in --data")
+    review.add_argument("--no-promote", action="store_true", help="judge only; move no alias")
+    review.set_defaults(run=_review_command)
     workspace = commands.add_parser("workspace", help="where this workspace keeps its state")
     workspace.set_defaults(run=_workspace_command)
     return parser

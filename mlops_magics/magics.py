@@ -69,6 +69,16 @@ class ClusterView:
         return f"<table class='mlops-cluster'>{body}</table>"
 
 
+def _key_values(text: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise MLOpsError(f"--params takes k=v pairs separated by commas (got {item!r})")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 def _framed(page: str, height: int = 800) -> str:
     """A whole HTML page (the ydata-profiling report) in a sandboxed frame, so its styles stay inside it."""
     return (
@@ -78,8 +88,6 @@ def _framed(page: str, height: int = 800) -> str:
 
 
 _NOT_BUILT = {
-    "train": "tracked training (%%train [--experiment NAME] [--model NAME] [--data X,y] [--eval X,y])",
-    "review": "challenger vs champion review (%review MODEL [--metric M] [--min X] [--min-improvement D])",
     "deploy": "model serving on port 8000 (%deploy MODEL[@alias] [--name N] [--port 8000] [--token])",
     "monitor": "drift and performance monitoring (%monitor DEPLOYMENT [--every INTERVAL])",
     "job": "notebooks as scheduled or triggered jobs (%job NOTEBOOK [--cron EXPR] [--on-data PATH])",
@@ -100,6 +108,8 @@ class MLOpsMagics(Magics):
         self._clients: dict[str, tuple[str, Any]] = {}
         self._cluster_parser = arguments.cluster_parser("%cluster")
         self._eda_parser = arguments.eda_parser("%eda")
+        self._train_parser = arguments.train_parser("%%train")
+        self._review_parser = arguments.review_parser("%review")
 
     # --- %cluster ------------------------------------------------------------------------------------
     def _connect(self, view: dict[str, Any]) -> Any:
@@ -191,14 +201,104 @@ class MLOpsMagics(Magics):
             display(result.comparison)
         return result.profile
 
-    # --- stages built by later releases --------------------------------------------------------------
+    # --- %%train ------------------------------------------------------------------------------------
     @line_cell_magic
-    def train(self, line: str, cell: str | None = None) -> None:
-        _not_built("train")
+    @_one_line_errors
+    def train(self, line: str, cell: str | None = None) -> Any:
+        from mlops_magics.train import capture
+        from mlops_magics.train.background import WRITER
+        from mlops_magics.train.retrain import refit
+        from mlops_magics.train.run import TrainRequest, notebook_path, track
+        from mlops_magics.train.tracker import MLflowTracker
+
+        args = arguments.parse(self._train_parser, line)
+        namespace = self.shell.user_ns
+        before = capture.snapshot(namespace)
+        if cell is not None and cell.strip():
+            outcome = self.shell.run_cell(cell, store_history=False)
+            if not outcome.success:
+                print("mlops: the cell failed; nothing was tracked")
+                return None
+        data = capture.pair(namespace, args.data, "--data")
+        evaluation = capture.pair(namespace, args.eval, "--eval")
+        tracker = MLflowTracker(self.controller.workspace)
+        extra: dict[str, str] = {}
+        if args.from_model:
+            WRITER.flush()  # the model to refit may still be registering
+            if data is None:
+                raise MLOpsError("--from refits a registered model: give the new data with --data X,y")
+            model_var, model = "model", refit(tracker, args.from_model, *data)
+            namespace[model_var] = model
+            extra["mlops.retrained_from"] = args.from_model
+        else:
+            model_var, model = capture.find_model(namespace, before, args.model_var, fitted=args.search is None)
+        if args.search:
+            from mlops_magics.train.search import parse_space, run_search
+
+            if data is None or not args.space:
+                raise MLOpsError('--search needs --data X,y and --space "NAME=V1,V2 ..."')
+            found = run_search(model, *data, args.search, parse_space(args.space), args.cv, args.trials)
+            model = namespace[model_var] = found.best_estimator_
+            extra["mlops.search"] = (
+                f"{args.search}: {len(found.cv_results_['params'])} trials, best {found.best_params_}"
+            )
+            trials = found.cv_results_
+        else:
+            trials = None
+        notebook = notebook_path(namespace)
+        experiment = args.experiment or (os.path.splitext(os.path.basename(notebook))[0] if notebook else "default")
+        request = TrainRequest(
+            experiment=experiment,
+            source=cell or line,
+            model_name=args.model_name,
+            data=data,
+            eval=evaluation,
+            params=_key_values(args.params),
+            notebook=notebook,
+            model_var=model_var,
+            metric_names=tuple(arguments.split_names(args.metrics)) if args.metrics else None,
+            extra_tags=extra,
+            trials=trials,
+        )
+        track(tracker, model, request, display=display)
+        return None
+
+    # --- stages built by later releases --------------------------------------------------------------
 
     @line_magic
-    def review(self, line: str) -> None:
-        _not_built("review")
+    @_one_line_errors
+    def review(self, line: str) -> Any:
+        from mlops_magics.review.run import approve, review
+        from mlops_magics.train import capture
+
+        args = arguments.parse(self._review_parser, line)
+        data = capture.pair(self.shell.user_ns, args.data, "--data")
+        assert data is not None
+        workspace = self.controller.workspace
+        result = review(
+            workspace,
+            args.model,
+            *data,
+            metric=args.metric,
+            minimum=args.minimum,
+            min_improvement=args.min_improvement,
+            promote=not args.manual,
+        )
+        if args.manual and result.passed:
+            import ipywidgets
+
+            button = ipywidgets.Button(description=f"Approve v{result.challenger} as champion", button_style="success")
+            done = ipywidgets.Output()
+
+            def on_click(_button: Any) -> None:
+                approve(workspace, result, who=os.environ.get("USER", "someone"))
+                button.disabled = True
+                with done:
+                    print(f"{result.model} v{result.challenger} is now champion")
+
+            button.on_click(on_click)
+            display(ipywidgets.VBox([button, done]))
+        return result
 
     @line_magic
     def deploy(self, line: str) -> None:
@@ -228,6 +328,24 @@ MLOpsMagics.eda.__doc__ = (
     "    %eda df --full                  also the complete ydata-profiling report (on a sample when large)\n"
     "    p = %eda df --log               keep the Profile; log JSON + HTML to MLflow\n\n"
     + arguments.eda_parser("%eda").format_help()
+)
+MLOpsMagics.train.__doc__ = (
+    "Run the cell and track the model it fits in MLflow: params, train/eval metrics, the model with signature\n"
+    "and input example, cell source, notebook, data fingerprints, pip requirements and the training data's\n"
+    "profile (the drift baseline). Heavy writes happen in the background; %review and %deploy wait for them.\n\n"
+    "    %%train --data X_train,y_train --eval X_test,y_test --model cancer\n"
+    "    model = LogisticRegression(max_iter=500).fit(X_train, y_train)\n\n"
+    '    %%train --search grid --space "C=0.1,1,10" --data X_train,y_train   (trials on the %cluster)\n'
+    "    %%train --from cancer@champion --data X_new,y_new --model cancer        (retrain)\n"
+    "    %train --model-var model --data X,y                                     (track a fitted model)\n\n"
+    + arguments.train_parser("%%train").format_help()
+)
+MLOpsMagics.review.__doc__ = (
+    "Review the registered model's challenger against its champion on the same held-out data: metrics side\n"
+    "by side, plots, training-data drift, gates. Passing moves alias 'champion' (the old one becomes\n"
+    "'previous'); failing lists each failed gate. The first version that passes becomes champion.\n\n"
+    "    %review cancer --data X_test,y_test --metric f1 --min 0.9 --min-improvement 0.01\n\n"
+    + arguments.review_parser("%review").format_help()
 )
 for _name, _text in _NOT_BUILT.items():
     getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from mlops_magics.workspace import Workspace
 
 def mlflow_for(workspace: Workspace) -> Any:
     """The mlflow module pointed at the workspace's store (or ``MLFLOW_TRACKING_URI``)."""
+    # Artifact downloads draw progress bars on stderr; in a notebook cell they are noise.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     # Creating the SQLite store prints migration chatter at INFO; people need none of it.

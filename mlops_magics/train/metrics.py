@@ -1,0 +1,108 @@
+"""What a model is for (classification or regression) and the metrics that judge it, by default and by name.
+
+Training and review both score models here, so a review compares exactly what training logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+from sklearn import metrics as sk
+
+from mlops_magics.errors import InvalidInput
+
+Task = Literal["classification", "regression"]
+
+DEFAULTS: dict[Task, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}
+# Metrics where a larger value is better; the others (errors) are better small.
+HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "precision", "recall", "r2", "balanced_accuracy"}
+
+
+def task_of(model: Any) -> Task:
+    estimator_type = getattr(model, "_estimator_type", None)
+    if estimator_type is None:
+        try:
+            from sklearn.base import is_classifier
+
+            estimator_type = "classifier" if is_classifier(model) else None
+        except Exception:  # not a scikit-learn object: judge by its methods
+            estimator_type = None
+    if estimator_type == "classifier" or hasattr(model, "predict_proba") or hasattr(model, "classes_"):
+        return "classification"
+    return "regression"
+
+
+def _binary(y: np.ndarray) -> bool:
+    return len(np.unique(y)) <= 2
+
+
+def _f1(y: np.ndarray, pred: np.ndarray, _model: Any, _x: Any) -> float:
+    return float(sk.f1_score(y, pred, average="binary" if _binary(y) else "macro", pos_label=_positive(y)))
+
+
+def _positive(y: np.ndarray) -> Any:
+    labels = np.unique(y)
+    return labels[-1] if len(labels) == 2 else 1
+
+
+def _roc_auc(y: np.ndarray, _pred: np.ndarray, model: Any, x: Any) -> float:
+    if not hasattr(model, "predict_proba"):
+        return float("nan")
+    proba = np.asarray(model.predict_proba(x))
+    if _binary(y):
+        return float(sk.roc_auc_score(y, proba[:, -1]))
+    return float(sk.roc_auc_score(y, proba, multi_class="ovr"))
+
+
+Scorer = Callable[[np.ndarray, np.ndarray, Any, Any], float]
+SCORERS: dict[str, Scorer] = {
+    "accuracy": lambda y, p, m, x: float(sk.accuracy_score(y, p)),
+    "balanced_accuracy": lambda y, p, m, x: float(sk.balanced_accuracy_score(y, p)),
+    "f1": _f1,
+    "precision": lambda y, p, m, x: float(
+        sk.precision_score(y, p, average="binary" if _binary(y) else "macro", pos_label=_positive(y), zero_division=0)
+    ),
+    "recall": lambda y, p, m, x: float(
+        sk.recall_score(y, p, average="binary" if _binary(y) else "macro", pos_label=_positive(y), zero_division=0)
+    ),
+    "roc_auc": _roc_auc,
+    "rmse": lambda y, p, m, x: float(np.sqrt(sk.mean_squared_error(y, p))),
+    "mae": lambda y, p, m, x: float(sk.mean_absolute_error(y, p)),
+    "r2": lambda y, p, m, x: float(sk.r2_score(y, p)),
+}
+
+
+def check_metric(name: str) -> str:
+    if name not in SCORERS:
+        raise InvalidInput(f"unknown metric {name!r}; known metrics: {', '.join(sorted(SCORERS))}")
+    return name
+
+
+def score(model: Any, x: Any, y: Any, names: tuple[str, ...] | None = None) -> dict[str, float]:
+    """The named (or the task's default) metrics of ``model`` on ``x``, ``y``; NaN where one does not apply."""
+    task = task_of(model)
+    wanted = names or DEFAULTS[task]
+    truth = np.asarray(y).ravel()
+    try:
+        predicted = np.asarray(model.predict(x)).ravel()
+    except Exception as exc:
+        raise InvalidInput(f"the model cannot predict on this data: {type(exc).__name__}: {exc}") from None
+    results = {}
+    for name in wanted:
+        try:
+            results[name] = SCORERS[check_metric(name)](truth, predicted, model, x)
+        except InvalidInput:
+            raise
+        except ValueError:
+            results[name] = float("nan")
+    return results
+
+
+def better(metric: str, challenger: float, champion: float) -> float:
+    """How much better the challenger is (positive = better), whichever way the metric points."""
+    return challenger - champion if metric in HIGHER_IS_BETTER else champion - challenger

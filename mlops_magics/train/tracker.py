@@ -1,0 +1,129 @@
+"""The tracker interface ``%%train`` logs through, and its MLflow implementation (the default, the only one
+built). Another tracker (W&B, Comet, Neptune) implements ``Tracker`` and is chosen with ``--tracker``."""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib import metadata
+from typing import Any, Protocol
+
+from mlops_magics import tracking
+from mlops_magics.errors import MLOpsError
+from mlops_magics.workspace import Workspace
+
+MAX_PARAM_LENGTH = 500
+
+
+class Tracker(Protocol):
+    name: str
+
+    def start_run(self, experiment: str, run_name: str | None, tags: dict[str, str]) -> str: ...
+    def log_batch(
+        self, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]
+    ) -> None: ...
+    def log_text(self, run_id: str, text: str, path: str) -> None: ...
+    def log_model(self, run_id: str, model: Any, example: Any) -> str: ...
+    def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str: ...
+    def end_run(self, run_id: str, failed: bool = False) -> None: ...
+    def run_url(self, run_id: str) -> str | None: ...
+
+
+def requirements_of(model: Any) -> list[str]:
+    """Pinned requirements of the packages a model needs, read from installed metadata (no import scan)."""
+    names = {"mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops", "cloudpickle"}
+    top = type(model).__module__.split(".")[0]
+    names.add({"sklearn": "scikit-learn"}.get(top, top))
+    for step in getattr(model, "steps", []) or []:
+        module = type(step[1]).__module__.split(".")[0]
+        names.add({"sklearn": "scikit-learn"}.get(module, module))
+    pinned = []
+    for name in sorted(names):
+        try:
+            pinned.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pinned
+
+
+class MLflowTracker:
+    name = "mlflow"
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.mlflow = tracking.mlflow_for(workspace)
+        self.client = self.mlflow.MlflowClient(workspace.tracking_uri)
+
+    def start_run(self, experiment: str, run_name: str | None, tags: dict[str, str]) -> str:
+        experiment_id = tracking.experiment_id(self.workspace, experiment)
+        try:
+            run = self.client.create_run(experiment_id, run_name=run_name, tags=tags)
+        except Exception as exc:
+            raise MLOpsError(f"MLflow at {self.workspace.tracking_uri} refused a new run: {exc}") from None
+        return run.info.run_id
+
+    def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v],  # NaN is not logged
+            params=[Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()],
+            tags=[RunTag(k, str(v)) for k, v in tags.items()],
+        )
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def log_model(self, run_id: str, model: Any, example: Any) -> str:
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(example, model.predict(example)) if example is not None else None
+        with self.mlflow.start_run(run_id=run_id, nested=self.mlflow.active_run() is not None):
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=example,
+                pip_requirements=requirements_of(model),
+                **_serialization(model),
+            )
+        return info.model_uri
+
+    def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name)
+        version = self.client.create_model_version(name, model_uri, run_id=run_id)
+        self.client.set_registered_model_alias(name, alias, version.version)
+        return str(version.version)
+
+    def end_run(self, run_id: str, failed: bool = False) -> None:
+        self.client.set_terminated(run_id, status="FAILED" if failed else "FINISHED")
+
+    def run_url(self, run_id: str) -> str | None:
+        uri = self.workspace.tracking_uri
+        if uri.startswith("http"):
+            run = self.client.get_run(run_id)
+            return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+        return None
+
+
+def _serialization(model: Any) -> dict[str, Any]:
+    """skops (no pickle) with the model's own types trusted; cloudpickle for models skops cannot write."""
+    try:
+        import skops.io
+
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        return {"serialization_format": "skops", "skops_trusted_types": trusted}
+    except Exception:
+        return {"serialization_format": "cloudpickle"}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)

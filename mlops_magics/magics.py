@@ -207,11 +207,17 @@ class MLOpsMagics(Magics):
     def train(self, line: str, cell: str | None = None) -> Any:
         from mlops_magics.train import capture
         from mlops_magics.train.background import WRITER
+        from mlops_magics.train.metrics import check_metric
         from mlops_magics.train.retrain import refit
         from mlops_magics.train.run import TrainRequest, notebook_path, track
         from mlops_magics.train.tracker import MLflowTracker
 
         args = arguments.parse(self._train_parser, line)
+        capture.pair_names(args.data, "--data")
+        capture.pair_names(args.eval, "--eval")
+        if args.metrics:
+            for name in arguments.split_names(args.metrics):
+                check_metric(name)
         namespace = self.shell.user_ns
         before = capture.snapshot(namespace)
         if cell is not None and cell.strip():

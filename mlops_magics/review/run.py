@@ -131,7 +131,9 @@ def review(
         loaded["champion"] = _load(f"models:/{model}/{champion.version}")
     scores = {label: scoring.score(m, x, y, names) for label, m in loaded.items()}
     gates = _gates(metric, scores, minimum, min_improvement)
-    result = ReviewResult(model, metric, challenger.version, champion.version if champion else None, scores, gates)
+    result = ReviewResult(
+        model, metric, str(challenger.version), str(champion.version) if champion else None, scores, gates
+    )
     if champion is not None:
         reference, current = _profile(client, champion.run_id), _profile(client, challenger.run_id)
         if reference is not None and current is not None:

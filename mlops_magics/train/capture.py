@@ -69,13 +69,21 @@ def find_model(namespace: dict[str, Any], before: Snapshot, name: str | None, fi
     )
 
 
-def pair(namespace: dict[str, Any], spec: str | None, flag: str) -> tuple[Any, Any] | None:
-    """``X,y`` named on the command line, looked up in the kernel."""
+def pair_names(spec: str | None, flag: str) -> list[str] | None:
+    """``X,y`` as two names; checked before the cell runs, so a typo costs no training."""
     if spec is None:
         return None
     names = [part.strip() for part in spec.split(",")]
     if len(names) != 2 or not all(names):
         raise InvalidInput(f"{flag} takes two variable names, features and target: {flag} X_train,y_train")
+    return names
+
+
+def pair(namespace: dict[str, Any], spec: str | None, flag: str) -> tuple[Any, Any] | None:
+    """``X,y`` named on the command line, looked up in the kernel."""
+    names = pair_names(spec, flag)
+    if names is None:
+        return None
     missing = [n for n in names if n not in namespace]
     if missing:
         raise InvalidInput(f"{flag}: {', '.join(missing)} not defined in this kernel")

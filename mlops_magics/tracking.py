@@ -25,6 +25,10 @@ def mlflow_for(workspace: Workspace) -> Any:
     return mlflow
 
 
+def unavailable(workspace: Workspace, exc: Exception) -> MLOpsError:
+    return MLOpsError(f"MLflow at {workspace.tracking_uri} cannot be used: {type(exc).__name__}: {exc}")
+
+
 def experiment_id(workspace: Workspace, name: str) -> str:
     """The id of experiment ``name``, created with its artifacts in the workspace when it is new."""
     mlflow = mlflow_for(workspace)

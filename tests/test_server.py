@@ -47,7 +47,12 @@ def test_openapi_spec_matches_the_routes() -> None:
 
 def _concrete(path: str) -> list[str]:
     return (
-        path.removeprefix("/").replace("{name}", "default").replace("{profile_id}", "20260101-000000-abcdef").split("/")
+        path.removeprefix("/")
+        .replace("{name}", "default")
+        .replace("{profile_id}", "20260101-000000-abcdef")
+        .replace("{experiment_id}", "0")
+        .replace("{run_id}", "abc")
+        .split("/")
     )
 
 

@@ -21,6 +21,7 @@ from mlops_magics.controller.api import build_app
 from mlops_magics.controller.clusters import ClusterSupervisor
 from mlops_magics.controller.info import ControllerInfo, read_info, remove_info, write_info
 from mlops_magics.controller.lock import ControllerLock
+from mlops_magics.controller.mlflow_ui import MlflowUi
 from mlops_magics.errors import MLOpsError
 from mlops_magics.state import Event, open_state
 from mlops_magics.workspace import Workspace
@@ -82,7 +83,8 @@ def run(workspace: Workspace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = build_app(workspace, supervisor, token, started_at, __version__, request_shutdown)
+    mlflow_ui = MlflowUi(workspace)
+    app = build_app(workspace, supervisor, mlflow_ui, token, started_at, __version__, request_shutdown)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     write_info(
         workspace.controller_info,
@@ -95,6 +97,7 @@ def run(workspace: Workspace) -> int:
     finally:
         log.info("controller stopping")
         supervisor.close_all()
+        mlflow_ui.stop()
         remove_info(workspace.controller_info, os.getpid())
         lock.release()
     return 0

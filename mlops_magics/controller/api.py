@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from mlops_magics.cluster import ClusterSpec
 from mlops_magics.controller.clusters import ClusterSupervisor
+from mlops_magics.controller.mlflow_ui import MlflowUi
 from mlops_magics.errors import InvalidInput, MLOpsError
 from mlops_magics.workspace import Workspace
 
@@ -66,6 +67,7 @@ async def _body(request: Request) -> dict[str, Any]:
 def build_app(
     workspace: Workspace,
     supervisor: ClusterSupervisor,
+    mlflow_ui: MlflowUi,
     token: str,
     started_at: str,
     version: str,
@@ -100,6 +102,15 @@ def build_app(
     async def stop_cluster(request: Request) -> dict[str, Any]:
         return await run_in_threadpool(supervisor.stop, request.path_params["name"])
 
+    async def mlflow_ui_status(_request: Request) -> dict[str, Any]:
+        return mlflow_ui.status()
+
+    async def mlflow_ui_start(_request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(mlflow_ui.start)
+
+    async def mlflow_ui_stop(_request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(mlflow_ui.stop)
+
     async def shutdown(_request: Request) -> dict[str, Any]:
         request_shutdown()
         return {"stopping": True, "pid": os.getpid()}
@@ -111,6 +122,9 @@ def build_app(
         Route("/clusters/{name}", _json_endpoint(start_cluster), methods=["PUT"]),
         Route("/clusters/{name}", _json_endpoint(scale_cluster), methods=["PATCH"]),
         Route("/clusters/{name}", _json_endpoint(stop_cluster), methods=["DELETE"]),
+        Route("/mlflow-ui", _json_endpoint(mlflow_ui_status), methods=["GET"]),
+        Route("/mlflow-ui", _json_endpoint(mlflow_ui_start), methods=["PUT"]),
+        Route("/mlflow-ui", _json_endpoint(mlflow_ui_stop), methods=["DELETE"]),
         Route("/shutdown", _json_endpoint(shutdown), methods=["POST"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(_TokenAuth, token=token)])

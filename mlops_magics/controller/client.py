@@ -142,6 +142,12 @@ class Controller:
     def stop_cluster(self, name: str) -> dict[str, Any]:
         return self.request("DELETE", f"/clusters/{name}", timeout=LONG_TIMEOUT_S)
 
+    def mlflow_ui(self) -> dict[str, Any]:
+        return self.request("GET", "/mlflow-ui")
+
+    def start_mlflow_ui(self) -> dict[str, Any]:
+        return self.request("PUT", "/mlflow-ui", timeout=LONG_TIMEOUT_S)
+
     def shutdown(self, wait_s: float = 30) -> int | None:
         """Stop the controller if it runs; return the pid that was stopped."""
         info = self.running()

@@ -15,6 +15,7 @@ from mlops_magics import __version__
 from mlops_magics.controller import Controller
 from mlops_magics.eda import store
 from mlops_magics.errors import InvalidInput, MLOpsError
+from mlops_magics.train import records
 from mlops_magics.workspace import Workspace
 
 
@@ -148,6 +149,42 @@ class ProfileReportHandler(MLOpsHandler):
         super(APIHandler, self).finish(page)  # APIHandler.finish would label the page as JSON
 
 
+class ExperimentsHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(lambda: records.experiments(self.workspace))
+
+
+class ExperimentRunsHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, experiment_id: str) -> None:
+        await self.respond(lambda: records.runs(self.workspace, experiment_id))
+
+
+class RunHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        await self.respond(lambda: records.run(self.workspace, run_id))
+
+
+class ModelsHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(lambda: records.models(self.workspace))
+
+
+class MlflowUiHandler(MLOpsHandler):
+    """The MLflow UI over the workspace's store (started by the controller on PUT)."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(self.controller.mlflow_ui)
+
+    @tornado.web.authenticated
+    async def put(self) -> None:
+        await self.respond(self.controller.start_mlflow_ui)
+
+
 # Patterns below /mlops/api/; api/openapi.yaml lists the same routes (a test keeps them equal).
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("status", StatusHandler),
@@ -157,4 +194,9 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     ("profiles", ProfilesHandler),
     (r"profiles/(?P<profile_id>[^/]+)", ProfileHandler),
     (r"profiles/(?P<profile_id>[^/]+)/report", ProfileReportHandler),
+    ("experiments", ExperimentsHandler),
+    (r"experiments/(?P<experiment_id>[^/]+)/runs", ExperimentRunsHandler),
+    (r"runs/(?P<run_id>[^/]+)", RunHandler),
+    ("models", ModelsHandler),
+    ("mlflow-ui", MlflowUiHandler),
 ]

@@ -21,8 +21,26 @@ def mlflow_for(workspace: Workspace) -> Any:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     workspace.ensure()
-    mlflow.set_tracking_uri(workspace.tracking_uri)
+    uri = workspace.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
+    mlflow.set_tracking_uri(uri)
     return mlflow
+
+
+def _check_server(uri: str) -> None:
+    """Fail at once, before anything is logged, when a remote tracking server does not answer.
+
+    (MLflow's own client retries for minutes, and a run could be left half-logged.)
+    """
+    import httpx
+
+    try:
+        response = httpx.get(f"{uri.rstrip('/')}/health", timeout=5)
+    except httpx.HTTPError as exc:
+        raise MLOpsError(f"the MLflow tracking server at {uri} does not answer ({exc}); nothing was logged") from None
+    if response.status_code >= 500:
+        raise MLOpsError(f"the MLflow tracking server at {uri} answers {response.status_code}; nothing was logged")
 
 
 def unavailable(workspace: Workspace, exc: Exception) -> MLOpsError:

@@ -234,3 +234,35 @@ def test_cli_review_exits_non_zero_on_refusal(kernel_factory, workspace: Workspa
     passed = review("--min", "0.5")
     assert passed.returncode == 0, passed.stderr
     assert "first champion" in passed.stdout
+
+
+class Doubler:
+    """Not a scikit-learn estimator: anything with predict() is tracked and served through pyfunc."""
+
+    def predict(self, x):
+        return x.iloc[:, 0].to_numpy() * 2
+
+
+def test_any_object_with_predict_goes_through_pyfunc(workspace: Workspace) -> None:
+    from mlops_magics.train.background import WRITER
+    from mlops_magics.train.run import TrainRequest, track
+    from mlops_magics.train.tracker import MLflowTracker
+
+    x = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 0.0, 1.0]})
+    request = TrainRequest(experiment="custom", data=(x, x.a * 2), model_name="doubler", model_var="d")
+    result = track(MLflowTracker(workspace), Doubler(), request)
+    assert result.task == "regression" and result.metrics["train_r2"] == 1.0
+    WRITER.flush()
+    _client(workspace)
+    loaded = mlflow.pyfunc.load_model("models:/doubler@challenger")
+    assert list(loaded.predict(x)) == [2.0, 4.0, 6.0]
+
+
+def test_remote_tracking_server_that_does_not_answer(workspace: Workspace, monkeypatch) -> None:
+    from mlops_magics.errors import MLOpsError
+    from mlops_magics.train.run import TrainRequest, track
+    from mlops_magics.train.tracker import MLflowTracker
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    with pytest.raises(MLOpsError, match=r"does not answer .*; nothing was logged"):
+        track(MLflowTracker(workspace), Doubler(), TrainRequest(experiment="x"))

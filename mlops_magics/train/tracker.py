@@ -77,19 +77,25 @@ class MLflowTracker:
         self.client.log_text(run_id, text, path)
 
     def log_model(self, run_id: str, model: Any, example: Any) -> str:
+        import mlflow.pyfunc
         import mlflow.sklearn
         from mlflow.models import infer_signature
+        from sklearn.base import BaseEstimator
 
         signature = infer_signature(example, model.predict(example)) if example is not None else None
+        common = {"name": "model", "signature": signature, "input_example": example}
         with self.mlflow.start_run(run_id=run_id, nested=self.mlflow.active_run() is not None):
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=signature,
-                input_example=example,
-                pip_requirements=requirements_of(model),
-                **_serialization(model),
-            )
+            if isinstance(model, BaseEstimator):  # scikit-learn, and the sklearn APIs of XGBoost and LightGBM
+                info = mlflow.sklearn.log_model(
+                    model, pip_requirements=requirements_of(model), **common, **_serialization(model)
+                )
+            else:  # anything else with predict(): served through pyfunc
+                from mlops_magics.train.pyfunc import PredictWrapper
+
+                requirements = [*requirements_of(model), f"mlops-magics=={metadata.version('mlops-magics')}"]
+                info = mlflow.pyfunc.log_model(
+                    python_model=PredictWrapper(model), pip_requirements=requirements, **common
+                )
         return info.model_uri
 
     def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str:

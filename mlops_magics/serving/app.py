@@ -1,0 +1,225 @@
+"""The scoring server: MLflow's scoring protocol (POST /invocations; GET /ping, /health, /version) plus
+/metrics (Prometheus), /docs (an OpenAPI page from the model's signature) and POST /feedback."""
+
+from __future__ import annotations
+
+import hmac
+import html
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from mlops_magics.serving.batching import MicroBatcher
+from mlops_magics.serving.inputs import Column, RequestError, check, parse
+from mlops_magics.serving.requestlog import RequestLog
+
+log = logging.getLogger("mlops.serving")
+DEFAULT_MAX_BODY = 10 * 2**20
+OPEN_PATHS = {"/ping", "/health", "/docs", "/openapi.json"}
+
+
+@dataclass
+class ServedModel:
+    uri: str
+    name: str
+    predict: Any
+    columns: list[Column] | None
+    version: str | None = None
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _jsonable(predictions: np.ndarray) -> Any:
+    if predictions.dtype == object:
+        return [p.item() if isinstance(p, np.generic) else p for p in predictions.tolist()]
+    return predictions
+
+
+def openapi(model: ServedModel) -> dict[str, Any]:
+    kinds = {"number": "number", "integer": "integer", "boolean": "boolean", "string": "string", "datetime": "string"}
+    properties = {c.name: {"type": kinds.get(c.kind, "string")} for c in model.columns or []}
+    record = {"type": "object", "properties": properties, "required": list(properties)} if properties else {"type": "object"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": f"{model.name} ({model.uri})", "version": model.version or "1"},
+        "paths": {
+            "/invocations": {
+                "post": {
+                    "summary": "Predict (MLflow scoring protocol)",
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {
+                                            "type": "object",
+                                            "properties": {"dataframe_records": {"type": "array", "items": record}},
+                                        },
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "dataframe_split": {
+                                                    "type": "object",
+                                                    "properties": {"columns": {"type": "array"}, "data": {"type": "array"}},
+                                                }
+                                            },
+                                        },
+                                        {"type": "object", "properties": {"instances": {"type": "array"}}},
+                                        {"type": "object", "properties": {"inputs": {"type": "array"}}},
+                                    ]
+                                }
+                            },
+                            "text/csv": {"schema": {"type": "string"}},
+                        }
+                    },
+                    "responses": {"200": {"description": "{'predictions': [...]}"}, "422": {"description": "input does not fit"}},
+                }
+            },
+            "/feedback": {"post": {"summary": "True labels by request id: {'request_id': ..., 'label': ..., 'row': 0}"}},
+            "/ping": {"get": {"summary": "liveness"}},
+            "/health": {"get": {"summary": "health"}},
+            "/version": {"get": {"summary": "model and server version"}},
+            "/metrics": {"get": {"summary": "Prometheus metrics"}},
+        },
+    }
+
+
+def build_app(model: ServedModel, token: str | None, request_log: RequestLog, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
+    registry = CollectorRegistry()
+    requests = Counter("mlops_requests", "Scoring requests by status", ["status"], registry=registry)
+    rows = Counter("mlops_predicted_rows", "Rows predicted", registry=registry)
+    latency = Histogram(
+        "mlops_request_seconds",
+        "Latency of /invocations",
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
+    batch_rows = Histogram(
+        "mlops_batch_rows", "Rows per predict call", registry=registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 512, 4096)
+    )
+    batcher = MicroBatcher(lambda frame: model.predict(frame))
+    expected = f"Bearer {token}".encode() if token else None
+    started = time.time()
+
+    def authorized(request: Request) -> bool:
+        if expected is None or request.url.path in OPEN_PATHS:
+            return True
+        return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected)
+
+    def refuse(error: RequestError, request_id: str, began: float) -> Response:
+        requests.labels(status=str(error.status)).inc()
+        latency.observe(time.perf_counter() - began)
+        return _json(error.payload(), error.status, {"X-Request-Id": request_id})
+
+    async def invocations(request: Request) -> Response:
+        began = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        if not authorized(request):
+            return refuse(RequestError(401, "missing or wrong bearer token"), request_id, began)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            return refuse(RequestError(413, f"the body is over the limit of {max_body:,} bytes"), request_id, began)
+        body = await request.body()
+        if len(body) > max_body:
+            return refuse(RequestError(413, f"the body is over the limit of {max_body:,} bytes"), request_id, began)
+        try:
+            frame = check(parse(body, request.headers.get("content-type", ""), model.columns), model.columns)
+        except RequestError as error:
+            return refuse(error, request_id, began)
+        try:
+            predictions = await batcher.predict(frame)
+        except Exception as exc:
+            log.exception("request %s: the model failed", request_id)
+            return refuse(RequestError(500, f"the model failed on this input ({type(exc).__name__})"), request_id, began)
+        elapsed = time.perf_counter() - began
+        requests.labels(status="200").inc()
+        rows.inc(len(frame))
+        latency.observe(elapsed)
+        request_log.record(request_id, frame, predictions, elapsed * 1000, 200)
+        return _json({"predictions": _jsonable(predictions)}, 200, {"X-Request-Id": request_id})
+
+    async def feedback(request: Request) -> Response:
+        if not authorized(request):
+            return _json(RequestError(401, "missing or wrong bearer token").payload(), 401)
+        try:
+            payload = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _json(RequestError(400, "malformed JSON").payload(), 400)
+        items = payload if isinstance(payload, list) else [payload]
+        if not items or not all(isinstance(i, dict) and "request_id" in i and "label" in i for i in items):
+            message = "feedback is {'request_id': ..., 'label': ..., 'row': 0} or a list of them"
+            return _json(RequestError(422, message).payload(), 422)
+        request_log.record_feedback(items)
+        return _json({"accepted": len(items)})
+
+    async def ping(_request: Request) -> Response:
+        return Response("\n", media_type="application/json")
+
+    async def health(_request: Request) -> Response:
+        return _json({"status": "healthy", "model": model.uri, "name": model.name, "uptime_s": round(time.time() - started, 1)})
+
+    async def version(_request: Request) -> Response:
+        import mlflow
+
+        from mlops_magics import __version__
+
+        return _json(
+            {"model": model.uri, "model_version": model.version, "mlflow": mlflow.__version__, "mlops_magics": __version__}
+        )
+
+    async def metrics(request: Request) -> Response:
+        if not authorized(request):
+            return _json(RequestError(401, "missing or wrong bearer token").payload(), 401)
+        if batcher.batches:
+            batch_rows.observe(batcher.batched_rows / batcher.batches)
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    async def docs(_request: Request) -> Response:
+        spec = openapi(model)
+        columns = "".join(f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(c.kind)}</td></tr>" for c in model.columns or [])
+        example = {"dataframe_records": [{c.name: 0 for c in model.columns or []}]}
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(model.name)}</title></head>"
+            f"<body style='font-family:system-ui;max-width:900px;margin:24px auto'><h1>{html.escape(model.name)}</h1>"
+            f"<p>Model <code>{html.escape(model.uri)}</code>. POST <code>/invocations</code> with one of "
+            "<code>dataframe_split</code>, <code>dataframe_records</code>, <code>instances</code>, <code>inputs</code> "
+            "(JSON) or <code>text/csv</code>.</p>"
+            f"<h2>Input columns</h2><table>{columns or '<tr><td>(no signature)</td></tr>'}</table>"
+            f"<h2>Example</h2><pre>curl -X POST -H 'Content-Type: application/json' "
+            f"-d '{html.escape(orjson.dumps(example).decode())}' http://HOST:PORT/invocations</pre>"
+            f"<h2>OpenAPI</h2><pre>{html.escape(orjson.dumps(spec, option=orjson.OPT_INDENT_2).decode())}</pre></body></html>"
+        )
+        return HTMLResponse(page)
+
+    async def openapi_json(_request: Request) -> Response:
+        return _json(openapi(model))
+
+    routes = [
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/feedback", feedback, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, on_shutdown=[batcher.close, request_log.close])
+    return app

@@ -1,0 +1,100 @@
+"""The request log: inputs, prediction, latency, status and id of (a sample of) requests, written off the hot
+path as Parquet segments in the workspace — the drift monitor's input. Feedback (true labels) likewise."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FLUSH_SECONDS = 2.0
+FLUSH_ROWS = 20_000
+
+
+class SegmentWriter:
+    """Rows appended from the server's loop; a thread writes them as ``<kind>-<time>-<n>.parquet``."""
+
+    def __init__(self, folder: Path, kind: str) -> None:
+        self.folder = folder
+        self.kind = kind
+        self._frames: list[pd.DataFrame] = []
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=f"{kind}-log", daemon=True)
+        self._thread.start()
+
+    def append(self, frame: pd.DataFrame) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            self._rows += len(frame)
+        if self._rows >= FLUSH_ROWS:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> Path | None:
+        with self._lock:
+            frames, self._frames, self._rows = self._frames, [], 0
+        if not frames:
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.kind}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}.parquet"
+        table = pd.concat(frames, ignore_index=True)
+        tmp = path.with_suffix(".tmp")
+        table.to_parquet(tmp, index=False)
+        tmp.replace(path)  # readers never see half a segment
+        return path
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.flush()
+
+
+class RequestLog:
+    def __init__(self, folder: Path, rate: float) -> None:
+        self.rate = rate
+        self.requests = SegmentWriter(folder, "requests") if rate > 0 else None
+        self.feedback = SegmentWriter(folder, "feedback")
+
+    def record(self, request_id: str, frame: pd.DataFrame, predictions: np.ndarray, latency_ms: float, status: int) -> None:
+        if self.requests is None or (self.rate < 1 and random.random() >= self.rate):
+            return
+        logged = frame.copy()
+        logged.columns = [f"input.{c}" for c in logged.columns]
+        logged.insert(0, "row", np.arange(len(logged)))
+        logged.insert(0, "request_id", request_id)
+        logged["prediction"] = predictions if predictions.ndim == 1 else list(predictions)
+        logged["latency_ms"] = latency_ms
+        logged["status"] = status
+        logged["time"] = pd.Timestamp.now(tz="UTC")
+        self.requests.append(logged)
+
+    def record_feedback(self, items: list[dict[str, Any]]) -> None:
+        frame = pd.DataFrame(
+            {
+                "request_id": [str(i["request_id"]) for i in items],
+                "row": [int(i.get("row", 0)) for i in items],
+                "label": [i["label"] for i in items],
+                "time": pd.Timestamp.now(tz="UTC"),
+            }
+        )
+        self.feedback.append(frame)
+
+    def close(self) -> None:
+        if self.requests is not None:
+            self.requests.close()
+        self.feedback.close()

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import html
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,5 +223,11 @@ def build_app(model: ServedModel, token: str | None, request_log: RequestLog, ma
         Route("/docs", docs, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, on_shutdown=[batcher.close, request_log.close])
-    return app
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        batcher.close()
+        request_log.close()  # the last rows reach their segment before the worker exits
+
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,68 @@
+"""Load what a deployment serves: a registered model (``models:/name@alias``, ``name@alias``, ``name/3``) or a
+``runs:/`` URI, through pyfunc, with its signature's input columns and an example to check it answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mlops_magics.errors import InvalidInput, NotFound
+from mlops_magics.serving.app import ServedModel
+from mlops_magics.serving.inputs import columns_of
+
+
+def model_uri(spec: str) -> str:
+    if spec.startswith(("models:/", "runs:/", "file:", "/")):
+        return spec
+    if "@" in spec or "/" in spec:
+        from mlops_magics.train.retrain import model_uri as registry_uri
+
+        return registry_uri(spec)
+    return f"models:/{spec}@champion"
+
+
+def load(spec: str, name: str) -> tuple[ServedModel, pd.DataFrame | None]:
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    uri = model_uri(spec)
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except MlflowException as exc:
+        raise NotFound(f"cannot load {uri}: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise NotFound(f"cannot load {uri}: {exc}") from None
+    meta = loaded.metadata
+    example = None
+    try:
+        example = meta.load_input_example(meta.artifact_path) if hasattr(meta, "load_input_example") else None
+    except Exception:  # an example is a convenience for the health check, not a requirement
+        example = None
+    version = None
+    if uri.startswith("models:/"):
+        version = _registered_version(uri)
+    served = ServedModel(uri=uri, name=name, predict=loaded.predict, columns=columns_of(meta), version=version)
+    return served, example if isinstance(example, pd.DataFrame) else None
+
+
+def _registered_version(uri: str) -> str | None:
+    import mlflow
+
+    rest = uri.removeprefix("models:/")
+    client = mlflow.MlflowClient()
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            return str(client.get_model_version_by_alias(name, alias).version)
+        return rest.split("/", 1)[1]
+    except Exception:
+        return None
+
+
+def check_answers(model: ServedModel, example: pd.DataFrame | None) -> None:
+    """A new model must predict its own input example before it takes traffic."""
+    if example is None:
+        return
+    try:
+        model.predict(example)
+    except Exception as exc:
+        raise InvalidInput(f"{model.uri} fails on its own input example: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,234 @@
+"""The deployment process: holds the port, loads the model once, and forks the workers that serve it.
+
+Why a process of its own around the workers:
+- a worker killed (even by ``kill -9``) is replaced by a fork of the loaded model in milliseconds;
+- a new model version is loaded and checked on its own input example *before* it takes traffic, then new
+  workers start on the same listening socket and the old ones drain: the socket never closes, so no
+  connection is refused during a swap (``SIGUSR1`` after writing the wanted model to the control file);
+- its state (pid, workers, model, version, restarts, last error) is a JSON file the controller reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("mlops.serving.server")
+READY_TIMEOUT_S = 60
+
+
+@dataclass
+class Options:
+    name: str
+    model: str
+    host: str
+    port: int
+    workers: int
+    token: str | None
+    log_rate: float
+    requests_dir: Path
+    state_file: Path
+    control_file: Path
+    max_body: int
+
+
+@dataclass
+class State:
+    pid: int
+    port: int
+    host: str
+    model: str
+    model_uri: str = ""
+    version: str | None = None
+    previous_model: str | None = None
+    workers: list[int] = field(default_factory=list)
+    restarts: int = 0
+    swaps: int = 0
+    status: str = "starting"
+    error: str | None = None
+
+
+def _write(path: Path, state: State) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state)))
+    tmp.replace(path)
+
+
+def _worker(sock: socket.socket, served: Any, options: Options, ready: int) -> None:
+    """A forked worker: one uvicorn server on the shared socket; says so on ``ready`` once it accepts."""
+    import uvicorn
+
+    from mlops_magics.serving.app import build_app
+    from mlops_magics.serving.requestlog import RequestLog
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    app = build_app(served, options.token, RequestLog(options.requests_dir, options.log_rate), options.max_body)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=15))
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.01)
+        os.write(ready, b"1")
+        os.close(ready)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def _fork(sock: socket.socket, served: Any, options: Options) -> int:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(read)
+        code = 0
+        try:
+            _worker(sock, served, options, write)
+        except BaseException:
+            log.exception("worker failed")
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], READY_TIMEOUT_S)
+    answered = bool(ready) and os.read(read, 1) == b"1"
+    os.close(read)
+    if not answered:
+        os.kill(pid, signal.SIGKILL)
+        raise RuntimeError(f"a worker did not start within {READY_TIMEOUT_S} s")
+    return pid
+
+
+def run(options: Options) -> int:
+    from mlops_magics.serving.model import check_answers, load
+
+    wanted = {"stop": False, "swap": False}
+    signal.signal(signal.SIGTERM, lambda *_: wanted.__setitem__("stop", True))
+    signal.signal(signal.SIGINT, lambda *_: wanted.__setitem__("stop", True))
+    signal.signal(signal.SIGUSR1, lambda *_: wanted.__setitem__("swap", True))
+    state = State(pid=os.getpid(), port=options.port, host=options.host, model=options.model)
+    try:
+        served, example = load(options.model, options.name)
+        check_answers(served, example)
+    except Exception as exc:
+        state.status, state.error = "failed", getattr(exc, "message", str(exc))
+        _write(options.state_file, state)
+        return 3
+    sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((options.host, options.port))
+    except OSError as exc:
+        state.status, state.error = "failed", f"cannot listen on {options.host}:{options.port}: {exc.strerror}"
+        _write(options.state_file, state)
+        return 4
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    state.model_uri, state.version = served.uri, served.version
+    state.workers = [_fork(sock, served, options) for _ in range(options.workers)]
+    state.status = "healthy"
+    _write(options.state_file, state)
+    draining: list[int] = []
+    while not wanted["stop"]:
+        changed = False
+        while True:  # reap exited workers; replace the current ones at once
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in state.workers and not wanted["stop"]:
+                state.workers[state.workers.index(pid)] = _fork(sock, served, options)
+                state.restarts += 1
+                changed = True
+            elif pid in draining:
+                draining.remove(pid)
+        if wanted["swap"]:
+            wanted["swap"] = False
+            served, drained = _swap(options, state, served, sock)
+            draining.extend(drained)
+            changed = True
+        if changed:
+            _write(options.state_file, state)
+        time.sleep(0.02)
+    for pid in state.workers + draining:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.05)
+        except ChildProcessError:
+            break
+    state.status, state.workers = "stopped", []
+    _write(options.state_file, state)
+    sock.close()
+    return 0
+
+
+def _swap(options: Options, state: State, served: Any, sock: socket.socket) -> tuple[Any, list[int]]:
+    """Load and check the wanted model; start its workers on the socket; drain the old ones."""
+    from mlops_magics.serving.model import check_answers, load
+
+    try:
+        target = json.loads(options.control_file.read_text())["model"]
+        fresh, example = load(target, options.name)
+        check_answers(fresh, example)
+        workers = [_fork(sock, fresh, options) for _ in range(options.workers)]
+    except Exception as exc:
+        state.error = f"swap failed, still serving {state.model}: {getattr(exc, 'message', exc)}"
+        return served, []
+    old = state.workers
+    state.previous_model, state.model = state.model, target
+    state.model_uri, state.version, state.workers = fresh.uri, fresh.version, workers
+    state.swaps += 1
+    state.error = None
+    for pid in old:  # uvicorn drains: in-flight requests finish; the shared socket stays open
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    return fresh, old
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mlops_magics.serving")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-rate", type=float, default=1.0)
+    parser.add_argument("--requests-dir", type=Path, required=True)
+    parser.add_argument("--state-file", type=Path, required=True)
+    parser.add_argument("--control-file", type=Path, required=True)
+    parser.add_argument("--max-body", type=int, default=10 * 2**20)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = Options(
+        name=args.name,
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        token=os.environ.pop("MLOPS_SERVING_TOKEN", None) or None,  # from the environment, never argv
+        log_rate=args.log_rate,
+        requests_dir=args.requests_dir,
+        state_file=args.state_file,
+        control_file=args.control_file,
+        max_body=args.max_body,
+    )
+    sys.exit(run(options))

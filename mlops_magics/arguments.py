@@ -56,9 +56,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse
     source = start.add_mutually_exclusive_group()
     source.add_argument("--address", help="connect to an existing scheduler, e.g. tcp://10.0.0.5:8786")
     source.add_argument("--factory", help="MODULE.CLASS of a cluster class, e.g. dask_gateway.GatewayCluster")
-    source.add_argument(
-        "--from-config", action="store_true", help="use the factory in dask config labextension.factory"
-    )
+    source.add_argument("--from-config", action="store_true", help="use the factory in dask config labextension.factory")
     start.add_argument("--kwargs", default="{}", help="JSON keyword arguments for --factory")
     for verb, text in (("status", "show the cluster"), ("stop", "stop the cluster")):
         sub = actions.add_parser(verb, help=text)
@@ -125,9 +123,7 @@ def train_parser(prog: str) -> Parser:
     parser.add_argument("--params", default="", help="extra params to log: k=v,k2=v2")
     parser.add_argument("--model-var", metavar="NAME", help="the variable holding the model (else: found)")
     parser.add_argument("--metrics", help="metric names, e.g. accuracy,f1 (default: by task)")
-    parser.add_argument(
-        "--from", dest="from_model", metavar="MODEL@ALIAS", help="refit this model's pipeline on --data"
-    )
+    parser.add_argument("--from", dest="from_model", metavar="MODEL@ALIAS", help="refit this model's pipeline on --data")
     parser.add_argument("--search", choices=["grid", "random"], help="hyper-parameter search on the cluster")
     parser.add_argument("--space", help='search space: "C=0.1,1,10 penalty=l1,l2"')
     parser.add_argument("--cv", type=int, default=5, help="cross-validation folds for --search (default 5)")

@@ -69,13 +69,9 @@ def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
         return 0
     if args.action == "start":
         spec = arguments.cluster_spec_from_args(args)
-        view = _with_progress(
-            f"starting {spec.describe()}", lambda: controller.start_cluster(args.name, spec.to_dict())
-        )
+        view = _with_progress(f"starting {spec.describe()}", lambda: controller.start_cluster(args.name, spec.to_dict()))
     elif args.action == "scale":
-        view = _with_progress(
-            f"scaling to {args.workers} worker(s)", lambda: controller.scale_cluster(args.name, args.workers)
-        )
+        view = _with_progress(f"scaling to {args.workers} worker(s)", lambda: controller.scale_cluster(args.name, args.workers))
     else:
         view = controller.stop_cluster(args.name)
     print(summarize(view))

@@ -29,8 +29,7 @@ _ADDRESS_PATTERN = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+:\d{1,5}$"
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name):
         raise InvalidInput(
-            f"cluster name {name!r} is not accepted: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
+            f"cluster name {name!r} is not accepted: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
         )
     return name
 
@@ -162,9 +161,7 @@ class ClusterSpec:
             return f"scheduler at {self.address}"
         if self.kind == "factory":
             return f"{self.factory} with {self.workers} worker(s)"
-        return (
-            f"LocalCluster, {self.workers} worker(s) x {self.threads_per_worker} thread(s), memory {self.memory_limit}"
-        )
+        return f"LocalCluster, {self.workers} worker(s) x {self.threads_per_worker} thread(s), memory {self.memory_limit}"
 
 
 def build(spec: ClusterSpec) -> Any:

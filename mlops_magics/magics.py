@@ -95,9 +95,7 @@ _NOT_BUILT = {
 
 
 def _not_built(name: str) -> None:
-    raise UsageError(
-        f"%{name} is not built yet: {_NOT_BUILT[name]} arrives in a later release of mlops-magics. Nothing was run."
-    )
+    raise UsageError(f"%{name} is not built yet: {_NOT_BUILT[name]} arrives in a later release of mlops-magics. Nothing was run.")
 
 
 @magics_class
@@ -170,9 +168,7 @@ class MLOpsMagics(Magics):
         except (NameError, SyntaxError, AttributeError):
             if glob.glob(os.path.expanduser(text)):
                 return text, text
-            raise MLOpsError(
-                f"{text!r} is neither a variable of this kernel nor an existing file; give {ACCEPTED}"
-            ) from None
+            raise MLOpsError(f"{text!r} is neither a variable of this kernel nor an existing file; give {ACCEPTED}") from None
         return value, text
 
     @line_magic
@@ -245,9 +241,7 @@ class MLOpsMagics(Magics):
                 raise MLOpsError('--search needs --data X,y and --space "NAME=V1,V2 ..."')
             found = run_search(model, *data, args.search, parse_space(args.space), args.cv, args.trials)
             model = namespace[model_var] = found.best_estimator_
-            extra["mlops.search"] = (
-                f"{args.search}: {len(found.cv_results_['params'])} trials, best {found.best_params_}"
-            )
+            extra["mlops.search"] = f"{args.search}: {len(found.cv_results_['params'])} trials, best {found.best_params_}"
             trials = found.cv_results_
         else:
             trials = None

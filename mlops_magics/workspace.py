@@ -73,6 +73,10 @@ class Workspace:
     def requests(self) -> Path:
         return self.home / "requests"
 
+    @property
+    def deployments(self) -> Path:
+        return self.home / "deployments"
+
     # controller
     @property
     def controller_lock(self) -> Path:

@@ -19,6 +19,7 @@ import uvicorn
 from mlops_magics import __version__
 from mlops_magics.controller.api import build_app
 from mlops_magics.controller.clusters import ClusterSupervisor
+from mlops_magics.controller.deployments import DeploymentSupervisor
 from mlops_magics.controller.info import ControllerInfo, read_info, remove_info, write_info
 from mlops_magics.controller.lock import ControllerLock
 from mlops_magics.controller.mlflow_ui import MlflowUi
@@ -84,7 +85,8 @@ def run(workspace: Workspace) -> int:
             server.should_exit = True
 
     mlflow_ui = MlflowUi(workspace)
-    app = build_app(workspace, supervisor, mlflow_ui, token, started_at, __version__, request_shutdown)
+    deployments = DeploymentSupervisor(workspace, sessions)
+    app = build_app(workspace, supervisor, mlflow_ui, deployments, token, started_at, __version__, request_shutdown)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     write_info(
         workspace.controller_info,
@@ -92,12 +94,14 @@ def run(workspace: Workspace) -> int:
     )
     log.info("controller pid %s serving on 127.0.0.1:%s for %s", os.getpid(), sock.getsockname()[1], workspace.home)
     threading.Thread(target=supervisor.restore, name="restore-clusters", daemon=True).start()
+    threading.Thread(target=deployments.restore, name="restore-deployments", daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
         log.info("controller stopping")
         supervisor.close_all()
         mlflow_ui.stop()
+        deployments.close()
         remove_info(workspace.controller_info, os.getpid())
         lock.release()
     return 0

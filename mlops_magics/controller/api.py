@@ -18,8 +18,10 @@ from starlette.routing import Route
 
 from mlops_magics.cluster import ClusterSpec
 from mlops_magics.controller.clusters import ClusterSupervisor
+from mlops_magics.controller.deployments import DeploymentSupervisor
 from mlops_magics.controller.mlflow_ui import MlflowUi
 from mlops_magics.errors import InvalidInput, MLOpsError
+from mlops_magics.serving.spec import DeploymentSpec
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller.api")
@@ -68,6 +70,7 @@ def build_app(
     workspace: Workspace,
     supervisor: ClusterSupervisor,
     mlflow_ui: MlflowUi,
+    deployments: DeploymentSupervisor,
     token: str,
     started_at: str,
     version: str,
@@ -75,7 +78,9 @@ def build_app(
 ) -> Starlette:
     async def status(_request: Request) -> dict[str, Any]:
         clusters = await run_in_threadpool(supervisor.list)
+        served = await run_in_threadpool(deployments.list)
         return {
+            "deployments": len(served),
             "pid": os.getpid(),
             "started_at": started_at,
             "version": version,
@@ -102,6 +107,26 @@ def build_app(
     async def stop_cluster(request: Request) -> dict[str, Any]:
         return await run_in_threadpool(supervisor.stop, request.path_params["name"])
 
+    async def list_deployments(_request: Request) -> list[dict[str, Any]]:
+        return await run_in_threadpool(deployments.list)
+
+    async def get_deployment(request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(deployments.get, request.path_params["name"])
+
+    async def put_deployment(request: Request) -> dict[str, Any]:
+        spec = DeploymentSpec.from_dict(await _body(request))
+        return await run_in_threadpool(deployments.deploy, request.path_params["name"], spec)
+
+    async def delete_deployment(request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(deployments.stop, request.path_params["name"])
+
+    async def rollback_deployment(request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(deployments.rollback, request.path_params["name"])
+
+    async def deployment_logs(request: Request) -> dict[str, Any]:
+        lines = int(request.query_params.get("lines", "200"))
+        return await run_in_threadpool(deployments.logs, request.path_params["name"], lines)
+
     async def mlflow_ui_status(_request: Request) -> dict[str, Any]:
         return mlflow_ui.status()
 
@@ -122,6 +147,12 @@ def build_app(
         Route("/clusters/{name}", _json_endpoint(start_cluster), methods=["PUT"]),
         Route("/clusters/{name}", _json_endpoint(scale_cluster), methods=["PATCH"]),
         Route("/clusters/{name}", _json_endpoint(stop_cluster), methods=["DELETE"]),
+        Route("/deployments", _json_endpoint(list_deployments), methods=["GET"]),
+        Route("/deployments/{name}", _json_endpoint(get_deployment), methods=["GET"]),
+        Route("/deployments/{name}", _json_endpoint(put_deployment), methods=["PUT"]),
+        Route("/deployments/{name}", _json_endpoint(delete_deployment), methods=["DELETE"]),
+        Route("/deployments/{name}/rollback", _json_endpoint(rollback_deployment), methods=["POST"]),
+        Route("/deployments/{name}/logs", _json_endpoint(deployment_logs), methods=["GET"]),
         Route("/mlflow-ui", _json_endpoint(mlflow_ui_status), methods=["GET"]),
         Route("/mlflow-ui", _json_endpoint(mlflow_ui_start), methods=["PUT"]),
         Route("/mlflow-ui", _json_endpoint(mlflow_ui_stop), methods=["DELETE"]),

@@ -102,9 +102,7 @@ class Controller:
     def _auth(info: ControllerInfo) -> dict[str, str]:
         return {"Authorization": f"Bearer {info.token}"}
 
-    def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = SHORT_TIMEOUT_S
-    ) -> Any:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = SHORT_TIMEOUT_S) -> Any:
         """Call the controller, starting it (or starting it again, once) when it does not answer."""
         info = self._info or self.ensure()
         try:
@@ -118,9 +116,7 @@ class Controller:
             raise error_from_dict(payload)
         return payload
 
-    def _send(
-        self, info: ControllerInfo, method: str, path: str, body: dict[str, Any] | None, timeout: float
-    ) -> httpx.Response:
+    def _send(self, info: ControllerInfo, method: str, path: str, body: dict[str, Any] | None, timeout: float) -> httpx.Response:
         return httpx.request(method, f"{info.url}{path}", json=body, headers=self._auth(info), timeout=timeout)
 
     # --- operations (one method per controller route) ------------------------------------------------
@@ -141,6 +137,24 @@ class Controller:
 
     def stop_cluster(self, name: str) -> dict[str, Any]:
         return self.request("DELETE", f"/clusters/{name}", timeout=LONG_TIMEOUT_S)
+
+    def deployments(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/deployments")
+
+    def deployment(self, name: str) -> dict[str, Any]:
+        return self.request("GET", f"/deployments/{name}")
+
+    def deploy(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return self.request("PUT", f"/deployments/{name}", spec, timeout=LONG_TIMEOUT_S)
+
+    def stop_deployment(self, name: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/deployments/{name}", timeout=LONG_TIMEOUT_S)
+
+    def rollback_deployment(self, name: str) -> dict[str, Any]:
+        return self.request("POST", f"/deployments/{name}/rollback", timeout=LONG_TIMEOUT_S)
+
+    def deployment_logs(self, name: str, lines: int = 200) -> dict[str, Any]:
+        return self.request("GET", f"/deployments/{name}/logs?lines={int(lines)}")
 
     def mlflow_ui(self) -> dict[str, Any]:
         return self.request("GET", "/mlflow-ui")

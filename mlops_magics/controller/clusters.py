@@ -170,8 +170,7 @@ class ClusterSupervisor:
                 raise Conflict(f"cluster {name!r} is {record.status}, not running; start it first")
             if live.cluster is None:
                 raise InvalidInput(
-                    f"cluster {name!r} is a scheduler at {record.scheduler_address} run elsewhere; "
-                    "scale it where it runs"
+                    f"cluster {name!r} is a scheduler at {record.scheduler_address} run elsewhere; scale it where it runs"
                 )
             live.cluster.scale(count)
             self._wait_for_count(live, count)

@@ -60,9 +60,7 @@ class MlflowUi:
             deadline = time.monotonic() + START_TIMEOUT_S
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
-                    raise MLOpsError(
-                        f"the MLflow UI exited at start (code {self._process.returncode}); see mlflow-ui.log"
-                    )
+                    raise MLOpsError(f"the MLflow UI exited at start (code {self._process.returncode}); see mlflow-ui.log")
                 try:
                     if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                         self._url = url

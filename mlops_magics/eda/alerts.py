@@ -56,9 +56,7 @@ def column_alerts(column: dict[str, Any], rows: int) -> list[dict[str, Any]]:
     if kind in ("categorical", "boolean") and column.get("levels_complete", False):
         score = _imbalance(column.get("levels", []), count, distinct)
         if score > IMBALANCE:
-            found.append(
-                _alert("imbalanced", f"{name} is imbalanced ({column['top'][0][1] / count:.0%} is one level)", name)
-            )
+            found.append(_alert("imbalanced", f"{name} is imbalanced ({column['top'][0][1] / count:.0%} is one level)", name))
     return found
 
 

@@ -35,17 +35,13 @@ def _frame(data: Any, max_rows: int, seed: int) -> tuple[pd.DataFrame, int]:
         assert source.dask is not None
         total = len(source.dask)
         fraction = min(1.0, max_rows / total) if total else 1.0
-        frame = (
-            source.dask.sample(frac=fraction, random_state=seed).compute() if fraction < 1 else source.dask.compute()
-        )
+        frame = source.dask.sample(frac=fraction, random_state=seed).compute() if fraction < 1 else source.dask.compute()
     if len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=seed)
     return frame, total
 
 
-def full_report(
-    data: Any, title: str, *, max_rows: int = FULL_REPORT_MAX_ROWS, seed: int = 0, progress: bool = True
-) -> str:
+def full_report(data: Any, title: str, *, max_rows: int = FULL_REPORT_MAX_ROWS, seed: int = 0, progress: bool = True) -> str:
     """The full report's HTML; its title says when it covers a sample."""
     frame, total = _frame(data, max_rows, seed)
     if len(frame) < total:

@@ -250,9 +250,7 @@ def combine_samples(parts: list[PartitionStats], sample_rows: int, seed: int) ->
     for index, part in enumerate(parts):
         want = min(len(part.sample), round(sample_rows * part.rows / total))
         if want:
-            pieces.append(
-                part.sample.sample(n=want, random_state=seed + index) if want < len(part.sample) else part.sample
-            )
+            pieces.append(part.sample.sample(n=want, random_state=seed + index) if want < len(part.sample) else part.sample)
     return pd.concat(pieces, ignore_index=True) if pieces else parts[0].sample.iloc[:0]
 
 

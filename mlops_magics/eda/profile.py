@@ -160,10 +160,7 @@ class Profile:
 
     def __repr__(self) -> str:
         overview = self.data["overview"]
-        return (
-            f"<Profile {self.title!r}: {overview['rows']:,} rows x {overview['columns']} columns, "
-            f"{len(self.alerts)} alert(s)>"
-        )
+        return f"<Profile {self.title!r}: {overview['rows']:,} rows x {overview['columns']} columns, {len(self.alerts)} alert(s)>"
 
 
 def _json_default(value: object) -> object:

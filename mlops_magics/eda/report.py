@@ -119,9 +119,7 @@ def _levels(column: dict[str, Any]) -> str:
         for value, n in column.get("top", [])
     )
     if column.get("other"):
-        rows += (
-            f"<tr><td class='muted'>other values</td><td class='num'>{column['other']:,}</td><td></td><td></td></tr>"
-        )
+        rows += f"<tr><td class='muted'>other values</td><td class='num'>{column['other']:,}</td><td></td><td></td></tr>"
     return f"<table>{rows}</table>"
 
 
@@ -207,9 +205,7 @@ def render(profile: Profile) -> str:
     o = data["overview"]
     engine = data.get("engine") or {}
     if o["rows"] == 0:
-        body = (
-            "<p>The data is empty: it has no rows" + (f" ({o['columns']} columns)." if o["columns"] else ".") + "</p>"
-        )
+        body = "<p>The data is empty: it has no rows" + (f" ({o['columns']} columns)." if o["columns"] else ".") + "</p>"
         return f"<style>{_CSS}</style><div class='mlops-eda'><h2>{_e(data['title'])}</h2>{body}</div>"
     kinds = ", ".join(f"{n} {k}" for k, n in o["kinds"].items())
     tiles = [
@@ -222,8 +218,7 @@ def render(profile: Profile) -> str:
     ]
     tiles_html = "".join(f"<div class='tile'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in tiles)
     alerts = "".join(
-        f"<span class='alert'><i>{_e(a['kind'].replace('_', ' '))}</i> {_e(a['message'])}</span>"
-        for a in data["alerts"]
+        f"<span class='alert'><i>{_e(a['kind'].replace('_', ' '))}</i> {_e(a['message'])}</span>" for a in data["alerts"]
     )
     columns = "".join(_column(c, data["alerts"]) for c in data["columns"].values())
     corr = data.get("correlations") or {}
@@ -235,9 +230,7 @@ def render(profile: Profile) -> str:
             _heat("Cramér's V" + sample_note, corr.get("cramers_v")),
         ]
     )
-    where = (
-        f"{engine.get('partitions', '?')} partition(s) on {engine.get('where', '?')}, {engine.get('seconds', '?')} s"
-    )
+    where = f"{engine.get('partitions', '?')} partition(s) on {engine.get('where', '?')}, {engine.get('seconds', '?')} s"
     sampled = f"; profiled a sample of {engine['sampled_rows']:,} rows" if engine.get("sampled_rows") else ""
     return (
         f"<style>{_CSS}</style><div class='mlops-eda'><h2>{_e(data['title'])}</h2>"

@@ -74,6 +74,4 @@ def open_source(data: Any, name: str | None = None) -> Source:
     if isinstance(data, (str, Path)):
         frame = _read(str(data))
         return Source(str(data), frame.dtypes, dask=frame)
-    raise InvalidInput(
-        f"cannot profile {name or 'this'} (a {type(data).__module__}.{type(data).__name__}); give {ACCEPTED}"
-    )
+    raise InvalidInput(f"cannot profile {name or 'this'} (a {type(data).__module__}.{type(data).__name__}); give {ACCEPTED}")

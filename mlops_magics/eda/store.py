@@ -46,9 +46,7 @@ def _folder(workspace: Workspace, profile_id: str) -> Path:
     return workspace.profiles / profile_id
 
 
-def save(
-    workspace: Workspace, profile: Profile, full_html: str | None = None, compared_with: str | None = None
-) -> SavedProfile:
+def save(workspace: Workspace, profile: Profile, full_html: str | None = None, compared_with: str | None = None) -> SavedProfile:
     profile_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     saved = SavedProfile(profile_id, _folder(workspace, profile_id))
     profile.save(saved.json_path)

@@ -131,9 +131,7 @@ def review(
         loaded["champion"] = _load(f"models:/{model}/{champion.version}")
     scores = {label: scoring.score(m, x, y, names) for label, m in loaded.items()}
     gates = _gates(metric, scores, minimum, min_improvement)
-    result = ReviewResult(
-        model, metric, str(challenger.version), str(champion.version) if champion else None, scores, gates
-    )
+    result = ReviewResult(model, metric, str(challenger.version), str(champion.version) if champion else None, scores, gates)
     if champion is not None:
         reference, current = _profile(client, champion.run_id), _profile(client, challenger.run_id)
         if reference is not None and current is not None:
@@ -159,9 +157,7 @@ def _gates(
     value = scores["challenger"][metric]
     gates = []
     if value != value:
-        gates.append(
-            {"gate": "defined", "passed": False, "why": f"{metric} cannot be computed for this model and data"}
-        )
+        gates.append({"gate": "defined", "passed": False, "why": f"{metric} cannot be computed for this model and data"})
     if minimum is not None:
         passed = value == value and (value >= minimum if metric in scoring.HIGHER_IS_BETTER else value <= minimum)
         sign = ">=" if metric in scoring.HIGHER_IS_BETTER else "<="
@@ -177,9 +173,7 @@ def _gates(
         )
     elif "champion" in scores:
         gain = scoring.better(metric, value, scores["champion"][metric])
-        gates.append(
-            {"gate": "not_worse", "passed": gain >= 0, "why": f"{metric} changes by {gain:+.4f} vs the champion"}
-        )
+        gates.append({"gate": "not_worse", "passed": gain >= 0, "why": f"{metric} changes by {gain:+.4f} vs the champion"})
     return gates
 
 
@@ -207,9 +201,7 @@ def _record(workspace: Workspace, result: ReviewResult) -> str:
     run = client.create_run(
         tracking.experiment_id(workspace, REVIEW_EXPERIMENT), run_name=f"review {result.model} v{result.challenger}"
     )
-    metrics = [
-        Metric(f"{label}_{k}", v, 0, 0) for label, values in result.scores.items() for k, v in values.items() if v == v
-    ]
+    metrics = [Metric(f"{label}_{k}", v, 0, 0) for label, values in result.scores.items() for k, v in values.items() if v == v]
     params = [
         Param("model", result.model),
         Param("challenger_version", result.challenger),

@@ -74,6 +74,7 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int) -> N
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
+    _die_with_parent()
     app = build_app(served, options.token, RequestLog(options.requests_dir, options.log_rate), options.max_body)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=15))
 
@@ -85,6 +86,17 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int) -> N
 
     threading.Thread(target=announce, daemon=True).start()
     server.run(sockets=[sock])
+
+
+def _die_with_parent() -> None:
+    """If the deployment process is killed (even by kill -9), its workers go too and free the port."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the controller's restart cleans up the process group instead
+        pass
 
 
 def _fork(sock: socket.socket, served: Any, options: Options) -> int:
@@ -111,8 +123,11 @@ def _fork(sock: socket.socket, served: Any, options: Options) -> int:
 
 
 def run(options: Options) -> int:
+    from mlops_magics import tracking
     from mlops_magics.serving.model import check_answers, load
+    from mlops_magics.workspace import Workspace
 
+    tracking.mlflow_for(Workspace.current())  # models:/ names resolve in the workspace's registry
     wanted = {"stop": False, "swap": False}
     signal.signal(signal.SIGTERM, lambda *_: wanted.__setitem__("stop", True))
     signal.signal(signal.SIGINT, lambda *_: wanted.__setitem__("stop", True))

@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics.state.database import open_state
-from mlops_magics.state.models import ClusterRecord, Event, ProfileRecord
+from mlops_magics.state.models import ClusterRecord, DeploymentRecord, Event, ProfileRecord
 
-__all__ = ["ClusterRecord", "Event", "ProfileRecord", "open_state", "sessions"]
+__all__ = ["ClusterRecord", "DeploymentRecord", "Event", "ProfileRecord", "open_state", "sessions"]
 
 
 @lru_cache(maxsize=8)

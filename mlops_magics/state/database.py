@@ -44,8 +44,7 @@ def _existing_version(path: Path) -> int | None:
     if version > SCHEMA_VERSION:
         raise _refuse(
             path,
-            f"has schema version {version}, newer than this mlops-magics understands ({SCHEMA_VERSION}); "
-            "upgrade mlops-magics",
+            f"has schema version {version}, newer than this mlops-magics understands ({SCHEMA_VERSION}); upgrade mlops-magics",
         )
     return int(version)
 

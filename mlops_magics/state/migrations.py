@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-from mlops_magics.state.models import ClusterRecord, Event, ProfileRecord
+from mlops_magics.state.models import ClusterRecord, DeploymentRecord, Event, ProfileRecord
 
 
 def _v1_clusters_and_events(conn: Connection) -> None:
@@ -24,7 +24,11 @@ def _v2_profiles(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_profiles_created_at ON profiles (created_at)")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_clusters_and_events, _v2_profiles]
+def _v3_deployments(conn: Connection) -> None:
+    DeploymentRecord.__table__.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_clusters_and_events, _v2_profiles, _v3_deployments]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -49,9 +49,7 @@ def find_model(namespace: dict[str, Any], before: Snapshot, name: str | None, fi
             raise InvalidInput(f"{name!r} is not a fitted model (it needs predict() and to be fitted)")
         return name, namespace[name]
     touched = [
-        key
-        for key, value in namespace.items()
-        if not key.startswith("_") and (key not in before or before[key][0] != id(value))
+        key for key, value in namespace.items() if not key.startswith("_") and (key not in before or before[key][0] != id(value))
     ]
     # A model fitted in place (model.fit(X, y)) keeps its identity: it counts when it was not fitted before.
     fitted_in_place = [k for k in before if k in namespace and not before[k][1] and k not in touched]
@@ -64,9 +62,7 @@ def find_model(namespace: dict[str, Any], before: Snapshot, name: str | None, fi
             f"no fitted model found among the variables this cell set ({looked}); fit one in the cell, "
             "or name it with --model-var NAME"
         )
-    raise InvalidInput(
-        f"several fitted models in this cell ({', '.join(sorted(candidates))}); pick one with --model-var"
-    )
+    raise InvalidInput(f"several fitted models in this cell ({', '.join(sorted(candidates))}); pick one with --model-var")
 
 
 def pair_names(spec: str | None, flag: str) -> list[str] | None:

@@ -37,6 +37,4 @@ def refit(tracker: Any, spec: str, x: Any, y: Any) -> Any:
     try:
         return model.fit(x, y)
     except Exception as exc:
-        raise InvalidInput(
-            f"{type(model).__name__} could not be fitted on this data: {type(exc).__name__}: {exc}"
-        ) from None
+        raise InvalidInput(f"{type(model).__name__} could not be fitted on this data: {type(exc).__name__}: {exc}") from None

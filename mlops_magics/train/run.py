@@ -60,14 +60,8 @@ class TrainResult:
         )
         link = f"<a href='{html.escape(self.run_url)}' target='_blank'>open in MLflow</a>" if self.run_url else ""
         steps = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in self.steps.items())
-        version = (
-            f" · registered <b>{html.escape(self.model_name or '')}</b> v{self.version} @challenger"
-            if self.version
-            else ""
-        )
-        error = (
-            f"<div style='color:var(--jp-error-color1,#d32f2f)'>{html.escape(self.error)}</div>" if self.error else ""
-        )
+        version = f" · registered <b>{html.escape(self.model_name or '')}</b> v{self.version} @challenger" if self.version else ""
+        error = f"<div style='color:var(--jp-error-color1,#d32f2f)'>{html.escape(self.error)}</div>" if self.error else ""
         return (
             f"<div class='mlops-train'><b>{html.escape(self.model_class)}</b> ({html.escape(self.task)}) "
             f"as <code>{html.escape(self.model_var)}</code> — run <code>{self.run_id[:8]}</code> in experiment "

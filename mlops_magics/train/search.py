@@ -49,9 +49,7 @@ def run_search(
     known = set(estimator.get_params(deep=True))
     unknown = sorted(set(space) - known)
     if unknown:
-        raise InvalidInput(
-            f"--space names {unknown} that {type(estimator).__name__} does not have; it has {sorted(known)}"
-        )
+        raise InvalidInput(f"--space names {unknown} that {type(estimator).__name__} does not have; it has {sorted(known)}")
     base = clone(estimator)
     if kind == "grid":
         search = GridSearchCV(base, space, cv=cv, n_jobs=-1, refit=True)

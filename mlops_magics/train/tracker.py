@@ -19,9 +19,7 @@ class Tracker(Protocol):
     name: str
 
     def start_run(self, experiment: str, run_name: str | None, tags: dict[str, str]) -> str: ...
-    def log_batch(
-        self, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]
-    ) -> None: ...
+    def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]) -> None: ...
     def log_text(self, run_id: str, text: str, path: str) -> None: ...
     def log_model(self, run_id: str, model: Any, example: Any) -> str: ...
     def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str: ...
@@ -86,16 +84,12 @@ class MLflowTracker:
         common = {"name": "model", "signature": signature, "input_example": example}
         with self.mlflow.start_run(run_id=run_id, nested=self.mlflow.active_run() is not None):
             if isinstance(model, BaseEstimator):  # scikit-learn, and the sklearn APIs of XGBoost and LightGBM
-                info = mlflow.sklearn.log_model(
-                    model, pip_requirements=requirements_of(model), **common, **_serialization(model)
-                )
+                info = mlflow.sklearn.log_model(model, pip_requirements=requirements_of(model), **common, **_serialization(model))
             else:  # anything else with predict(): served through pyfunc
                 from mlops_magics.train.pyfunc import PredictWrapper
 
                 requirements = [*requirements_of(model), f"mlops-magics=={metadata.version('mlops-magics')}"]
-                info = mlflow.pyfunc.log_model(
-                    python_model=PredictWrapper(model), pip_requirements=requirements, **common
-                )
+                info = mlflow.pyfunc.log_model(python_model=PredictWrapper(model), pip_requirements=requirements, **common)
         return info.model_uri
 
     def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str:

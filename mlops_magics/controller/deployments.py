@@ -1,0 +1,358 @@
+"""The controller's deployments: started, watched (health every second), restarted with backoff when they
+die, swapped to a new model version without a failed request, rolled back, stopped, restored after a
+controller restart (a live deployment is adopted, not restarted)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlops_magics.errors import Conflict, MLOpsError, NotFound
+from mlops_magics.serving.spec import DeploymentSpec, check_name
+from mlops_magics.state import DeploymentRecord, Event
+from mlops_magics.workspace import Workspace
+
+log = logging.getLogger("mlops.controller.deployments")
+START_TIMEOUT_S = 120
+SWAP_TIMEOUT_S = 120
+BACKOFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+GIVE_UP_AFTER = 6  # failed starts in a row
+
+
+@dataclass
+class Running:
+    pid: int
+    process: subprocess.Popen[bytes] | None  # None when adopted from an earlier controller
+    failures: int = 0
+    next_try: float = 0.0
+    last_health: float = 0.0
+
+
+class DeploymentSupervisor:
+    def __init__(self, workspace: Workspace, sessions: sessionmaker[Session]) -> None:
+        self.workspace = workspace
+        self._sessions = sessions
+        self._running: dict[str, Running] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="deployments", daemon=True)
+
+    # --- files ---------------------------------------------------------------------------------------
+    def folder(self, name: str) -> Path:
+        return self.workspace.deployments / name
+
+    def _state(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads((self.folder(name) / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _record(self, session: Session, name: str) -> DeploymentRecord:
+        record = session.get(DeploymentRecord, name)
+        if record is None:
+            raise NotFound(f"no deployment named {name!r}; start one with %deploy MODEL --name {name}")
+        return record
+
+    def _set(self, name: str, **fields: Any) -> None:
+        with self._sessions.begin() as session:
+            record = self._record(session, name)
+            for key, value in fields.items():
+                setattr(record, key, value)
+
+    def _event(self, kind: str, name: str, message: str) -> None:
+        with self._sessions.begin() as session:
+            session.add(Event(kind=kind, subject=name, message=message))
+        log.info("%s %s: %s", kind, name, message)
+
+    # --- views ---------------------------------------------------------------------------------------
+    def _view(self, record: DeploymentRecord) -> dict[str, Any]:
+        spec = DeploymentSpec.from_dict(record.spec)
+        state = self._state(record.name) if spec.model else {}
+        host = "127.0.0.1" if spec.host in ("0.0.0.0", "::") else spec.host
+        return {
+            "name": record.name,
+            "spec": record.spec,
+            "status": record.status,
+            "reason": record.reason,
+            "url": f"http://{host}:{spec.port}",
+            "pid": record.pid,
+            "workers": state.get("workers", []),
+            "model_uri": state.get("model_uri"),
+            "version": state.get("version"),
+            "previous_model": state.get("previous_model"),
+            "restarts": record.restarts + int(state.get("restarts", 0)),
+            "token": record.token,
+            "created_at": record.created_at.isoformat(),
+        }
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock, self._sessions() as session:
+            records = session.scalars(select(DeploymentRecord).order_by(DeploymentRecord.created_at)).all()
+            return [self._view(r) for r in records if r.desired == "running" or r.status == "failed"]
+
+    def get(self, name: str) -> dict[str, Any]:
+        with self._lock, self._sessions() as session:
+            return self._view(self._record(session, name))
+
+    def logs(self, name: str, lines: int = 200) -> dict[str, Any]:
+        self.get(name)
+        path = self.folder(name) / "server.log"
+        try:
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            text = []
+        return {"name": name, "lines": text}
+
+    # --- processes -----------------------------------------------------------------------------------
+    def _launch(self, name: str, spec: DeploymentSpec, token: str | None) -> subprocess.Popen[bytes]:
+        folder = self.folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "state.json").unlink(missing_ok=True)
+        env = dict(os.environ, PORT=str(spec.port), HOST=spec.host, MLOPS_HOME=str(self.workspace.home))
+        env["PATH"] = f"{os.path.dirname(sys.executable)}:{env.get('PATH', '')}"
+        if token:
+            env["MLOPS_SERVING_TOKEN"] = token
+        if spec.model:
+            command = [
+                sys.executable, "-m", "mlops_magics.serving", "--name", name, "--model", spec.model,
+                "--host", spec.host, "--port", str(spec.port), "--workers", str(spec.workers),
+                "--log-rate", str(spec.log_rate), "--max-body", str(spec.max_body),
+                "--requests-dir", str(self.workspace.requests / name),
+                "--state-file", str(folder / "state.json"), "--control-file", str(folder / "control.json"),
+            ]  # fmt: skip
+        elif spec.app:
+            command = [
+                sys.executable, "-m", "uvicorn", spec.app, "--host", spec.host, "--port", str(spec.port),
+                "--workers", str(spec.workers),
+            ]  # fmt: skip
+        else:
+            command = ["/bin/sh", "-c", str(spec.command)]
+        logfile = (folder / "server.log").open("ab")
+        # A session of its own: a deployment outlives a crashed controller and is adopted by the next one.
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, env=env,
+            cwd=str(self.workspace.home.parent), start_new_session=True,
+        )  # fmt: skip
+
+    def _healthy(self, spec: DeploymentSpec, name: str) -> bool:
+        host = "127.0.0.1" if spec.host in ("0.0.0.0", "::") else spec.host
+        path = "/health" if spec.model else "/"
+        try:
+            response = httpx.get(f"http://{host}:{spec.port}{path}", timeout=1.0)
+        except httpx.HTTPError:
+            return False
+        if spec.model:
+            return response.status_code == 200 and self._state(name).get("status") == "healthy"
+        return response.status_code < 500
+
+    @staticmethod
+    def _alive(running: Running) -> bool:
+        if running.process is not None:
+            return running.process.poll() is None
+        try:
+            return psutil.Process(running.pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def _port_taken(self, spec: DeploymentSpec) -> bool:
+        host = "127.0.0.1" if spec.host in ("0.0.0.0", "::") else spec.host
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            return probe.connect_ex((host, spec.port)) == 0
+
+    def _wait_healthy(self, name: str, spec: DeploymentSpec, running: Running, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._alive(running):
+                state = self._state(name)
+                tail = "\n".join(self.logs(name, 6)["lines"])
+                raise MLOpsError(f"deployment {name!r} exited while starting: {state.get('error') or tail}")
+            if self._healthy(spec, name):
+                return
+            time.sleep(0.1)
+        raise MLOpsError(f"deployment {name!r} was not healthy within {timeout:.0f} s; see `mlops deploy logs {name}`")
+
+    # --- actions -------------------------------------------------------------------------------------
+    def deploy(self, name: str, spec: DeploymentSpec) -> dict[str, Any]:
+        """Start a deployment, or swap the model of a running one (same name, same port)."""
+        check_name(name)
+        with self._lock:
+            with self._sessions() as session:
+                existing = session.get(DeploymentRecord, name)
+            if existing is not None and existing.desired == "running" and name in self._running:
+                return self._swap_or_refuse(name, existing, spec)
+            if self._port_taken(spec):
+                raise Conflict(f"port {spec.port} on {spec.host} is already in use; choose another with --port")
+            token = secrets.token_urlsafe(24) if spec.token else None
+            with self._sessions.begin() as session:
+                record = session.get(DeploymentRecord, name)
+                if record is None:
+                    record = DeploymentRecord(name=name, spec=spec.to_dict())
+                    session.add(record)
+                record.spec, record.desired, record.status, record.reason = spec.to_dict(), "running", "starting", None
+                record.token, record.restarts = token, 0
+            self._start(name, spec, token)
+            return self.get(name)
+
+    def _start(self, name: str, spec: DeploymentSpec, token: str | None) -> None:
+        process = self._launch(name, spec, token)
+        running = Running(process.pid, process)
+        self._running[name] = running
+        self._set(name, pid=process.pid, status="starting")
+        try:
+            self._wait_healthy(name, spec, running, START_TIMEOUT_S)
+        except MLOpsError as exc:
+            self._kill(running)
+            self._running.pop(name, None)
+            self._set(name, status="failed", reason=exc.message, desired="stopped")
+            raise
+        self._set(name, status="healthy", reason=None)
+        self._event("deployment.start", name, spec.describe())
+
+    def _swap_or_refuse(self, name: str, existing: DeploymentRecord, spec: DeploymentSpec) -> dict[str, Any]:
+        current = DeploymentSpec.from_dict(existing.spec)
+        if not (current.model and spec.model) or {**current.to_dict(), "model": None} != {**spec.to_dict(), "model": None}:
+            raise Conflict(f"deployment {name!r} is running ({current.describe()}); stop it first, or deploy a model to swap in")
+        return self.swap(name, spec.model)
+
+    def swap(self, name: str, model: str) -> dict[str, Any]:
+        with self._lock:
+            view = self.get(name)
+            running = self._running.get(name)
+            if running is None or not view["spec"].get("model"):
+                raise Conflict(f"deployment {name!r} is not a running model deployment")
+            before = self._state(name).get("swaps", 0)
+            (self.folder(name) / "control.json").write_text(json.dumps({"model": model}))
+            os.kill(running.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + SWAP_TIMEOUT_S
+            while time.monotonic() < deadline:
+                state = self._state(name)
+                if state.get("swaps", 0) > before:
+                    with self._sessions.begin() as session:
+                        record = self._record(session, name)
+                        record.spec = {**record.spec, "model": model}
+                    self._event("deployment.swap", name, f"{state.get('previous_model')} -> {model}")
+                    return self.get(name)
+                if state.get("error") and "swap failed" in state["error"]:
+                    raise MLOpsError(state["error"])
+                time.sleep(0.1)
+            raise MLOpsError(f"the swap of {name!r} to {model} did not finish within {SWAP_TIMEOUT_S} s")
+
+    def rollback(self, name: str) -> dict[str, Any]:
+        previous = self._state(name).get("previous_model")
+        if not previous:
+            raise Conflict(f"deployment {name!r} has no previous model to roll back to")
+        return self.swap(name, previous)
+
+    def stop(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            self._set(name, desired="stopped")
+            running = self._running.pop(name, None)
+            if running is not None:
+                self._kill(running)
+            self._set(name, status="stopped", reason=None, pid=None)
+            self._event("deployment.stop", name, "stopped on request")
+            return self.get(name)
+
+    @staticmethod
+    def _kill(running: Running, grace: float = 20) -> None:
+        try:
+            os.kill(running.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if running.process is not None and running.process.poll() is not None:
+                break
+            if running.process is None and not psutil.pid_exists(running.pid):
+                break
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(running.pid, signal.SIGKILL)  # anything it left behind
+
+    # --- watching ------------------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Adopt deployments that survived the previous controller; start the others that should run."""
+        with self._sessions() as session:
+            wanted = session.scalars(select(DeploymentRecord).where(DeploymentRecord.desired == "running")).all()
+        for record in wanted:
+            spec = DeploymentSpec.from_dict(record.spec)
+            with self._lock:
+                if record.pid and psutil.pid_exists(record.pid) and self._healthy(spec, record.name):
+                    self._running[record.name] = Running(record.pid, None)
+                    self._set(record.name, status="healthy")
+                    self._event("deployment.adopt", record.name, f"adopted live process {record.pid}")
+                    continue
+                try:
+                    self._start(record.name, spec, record.token)
+                except MLOpsError as exc:
+                    log.warning("could not restore deployment %s: %s", record.name, exc.message)
+        if not self._watcher.is_alive():
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for name in list(self._running):
+                try:
+                    self._check(name)
+                except Exception:  # one bad deployment must not stop the watching of the others
+                    log.exception("watching deployment %s failed", name)
+
+    def _check(self, name: str) -> None:
+        with self._lock:
+            running = self._running.get(name)
+            if running is None:
+                return
+            with self._sessions() as session:
+                record = session.get(DeploymentRecord, name)
+            if record is None or record.desired != "running":
+                return
+            spec = DeploymentSpec.from_dict(record.spec)
+            now = time.monotonic()
+            if self._alive(running):
+                if now - running.last_health >= 1.0:
+                    running.last_health = now
+                    status = "healthy" if self._healthy(spec, name) else "unhealthy"
+                    if status != record.status and record.status != "starting":
+                        self._set(name, status=status)
+                return
+            if now < running.next_try:
+                return
+            if running.failures >= GIVE_UP_AFTER:
+                tail = " | ".join(self.logs(name, 3)["lines"])
+                self._set(name, status="failed", reason=f"crashed {running.failures} times in a row; last log: {tail}")
+                self._running.pop(name, None)
+                return
+            self._event("deployment.crash", name, f"process {running.pid} died; restarting")
+            process = self._launch(name, spec, record.token)
+            fresh = Running(process.pid, process, failures=running.failures + 1)
+            fresh.next_try = now + BACKOFF_S[min(fresh.failures, len(BACKOFF_S) - 1)]
+            self._running[name] = fresh
+            self._set(name, pid=process.pid, status="starting", restarts=record.restarts + 1)
+        try:
+            self._wait_healthy(name, spec, fresh, START_TIMEOUT_S)
+            fresh.failures = 0
+            self._set(name, status="healthy", reason=None)
+        except MLOpsError as exc:
+            self._set(name, status="unhealthy", reason=exc.message)
+
+    def close(self) -> None:
+        """Controller shutdown: deployments keep running (the next controller adopts them)."""
+        self._stop.set()

@@ -134,6 +134,14 @@ def _review_command(args: argparse.Namespace, controller: Controller) -> int:
     return 0 if result.passed else 1
 
 
+def _deploy_command(args: argparse.Namespace, controller: Controller) -> int:
+    from mlops_magics.serving import faces
+
+    _action, lines, _view = faces.run(args, controller)
+    print("\n".join(lines))
+    return 0
+
+
 def _workspace_command(_args: argparse.Namespace, controller: Controller) -> int:
     print(json.dumps(controller.workspace.describe(), indent=2))
     return 0
@@ -160,6 +168,9 @@ def build_parser() -> arguments.Parser:
     review.add_argument("--target", required=True, help="the target column in --data")
     review.add_argument("--no-promote", action="store_true", help="judge only; move no alias")
     review.set_defaults(run=_review_command)
+    deploy = commands.add_parser("deploy", help="serve a model on a port (or: status, stop, logs, rollback)")
+    arguments.add_deploy_arguments(deploy)
+    deploy.set_defaults(run=_deploy_command)
     workspace = commands.add_parser("workspace", help="where this workspace keeps its state")
     workspace.set_defaults(run=_workspace_command)
     return parser

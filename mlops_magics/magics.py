@@ -88,7 +88,6 @@ def _framed(page: str, height: int = 800) -> str:
 
 
 _NOT_BUILT = {
-    "deploy": "model serving on port 8000 (%deploy MODEL[@alias] [--name N] [--port 8000] [--token])",
     "monitor": "drift and performance monitoring (%monitor DEPLOYMENT [--every INTERVAL])",
     "job": "notebooks as scheduled or triggered jobs (%job NOTEBOOK [--cron EXPR] [--on-data PATH])",
 }
@@ -108,6 +107,7 @@ class MLOpsMagics(Magics):
         self._eda_parser = arguments.eda_parser("%eda")
         self._train_parser = arguments.train_parser("%%train")
         self._review_parser = arguments.review_parser("%review")
+        self._deploy_parser = arguments.deploy_parser("%deploy")
 
     # --- %cluster ------------------------------------------------------------------------------------
     def _connect(self, view: dict[str, Any]) -> Any:
@@ -301,8 +301,15 @@ class MLOpsMagics(Magics):
         return result
 
     @line_magic
+    @_one_line_errors
     def deploy(self, line: str) -> None:
-        _not_built("deploy")
+        from mlops_magics.serving import faces
+        from mlops_magics.train.background import WRITER
+
+        args = arguments.parse(self._deploy_parser, line)
+        WRITER.flush()  # a model registered a moment ago must be there before it is served
+        _action, lines, _view = faces.run(args, self.controller)
+        print("\n".join(lines))
 
     @line_magic
     def monitor(self, line: str) -> None:
@@ -346,6 +353,15 @@ MLOpsMagics.review.__doc__ = (
     "'previous'); failing lists each failed gate. The first version that passes becomes champion.\n\n"
     "    %review cancer --data X_test,y_test --metric f1 --min 0.9 --min-improvement 0.01\n\n"
     + arguments.review_parser("%review").format_help()
+)
+MLOpsMagics.deploy.__doc__ = (
+    "Serve a model on a port (MLflow's scoring protocol, plus /metrics, /docs, /feedback), managed by the\n"
+    "workspace's controller: health-checked, restarted when it crashes, surviving kernel and JupyterLab restarts.\n\n"
+    "    %deploy cancer@champion --name cancer          on 127.0.0.1:8000\n"
+    "    %deploy cancer/4 --name cancer                 swap in version 4 with no failed request\n"
+    "    %deploy rollback cancer | stop cancer | logs cancer | status\n"
+    "    %deploy --command 'python app.py' --name mine  your own HTTP app on $PORT\n\n"
+    + arguments.deploy_parser("%deploy").format_help()
 )
 for _name, _text in _NOT_BUILT.items():
     getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."

@@ -173,6 +173,39 @@ class ModelsHandler(MLOpsHandler):
         await self.respond(lambda: records.models(self.workspace))
 
 
+class DeploymentsHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.respond(self.controller.deployments)
+
+
+class DeploymentHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        await self.respond(lambda: self.controller.deployment(name))
+
+    @tornado.web.authenticated
+    async def put(self, name: str) -> None:
+        await self.respond(lambda: self.controller.deploy(name, self.json_body()))
+
+    @tornado.web.authenticated
+    async def delete(self, name: str) -> None:
+        await self.respond(lambda: self.controller.stop_deployment(name))
+
+
+class DeploymentRollbackHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def post(self, name: str) -> None:
+        await self.respond(lambda: self.controller.rollback_deployment(name))
+
+
+class DeploymentLogsHandler(MLOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        lines = int(self.get_query_argument("lines", "200"))
+        await self.respond(lambda: self.controller.deployment_logs(name, lines))
+
+
 class MlflowUiHandler(MLOpsHandler):
     """The MLflow UI over the workspace's store (started by the controller on PUT)."""
 
@@ -199,4 +232,8 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     (r"runs/(?P<run_id>[^/]+)", RunHandler),
     ("models", ModelsHandler),
     ("mlflow-ui", MlflowUiHandler),
+    ("deployments", DeploymentsHandler),
+    (r"deployments/(?P<name>[^/]+)", DeploymentHandler),
+    (r"deployments/(?P<name>[^/]+)/rollback", DeploymentRollbackHandler),
+    (r"deployments/(?P<name>[^/]+)/logs", DeploymentLogsHandler),
 ]

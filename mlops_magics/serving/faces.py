@@ -1,0 +1,65 @@
+"""What ``%deploy`` and ``mlops deploy`` share: turning their words into controller calls and lines to show."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mlops_magics.arguments import DEPLOY_ACTIONS
+from mlops_magics.controller import Controller
+from mlops_magics.errors import InvalidInput
+from mlops_magics.serving.spec import DeploymentSpec, check_name, default_name
+
+
+def summarize(view: dict[str, Any]) -> str:
+    what = view["spec"].get("model") or view["spec"].get("command") or view["spec"].get("app")
+    version = f" v{view['version']}" if view.get("version") else ""
+    reason = f" ({view['reason']})" if view.get("reason") else ""
+    return f"deployment {view['name']!r}: {view['status']}{reason} — {what}{version} at {view['url']}"
+
+
+def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str], dict[str, Any] | None]:
+    """Do what the words ask; return (action, lines to print, the deployment's view when there is one)."""
+    words = list(args.target)
+    if not words and not (args.command or args.app):
+        words = ["status"]
+    if words and words[0] in DEPLOY_ACTIONS:
+        action, rest = words[0], words[1:]
+        if action == "status":
+            views = [controller.deployment(rest[0])] if rest else controller.deployments()
+            return action, [summarize(v) for v in views] or ["no deployments; start one with %deploy MODEL"], None
+        if not rest:
+            raise InvalidInput(f"{action} needs the deployment's name: {action} NAME")
+        name = check_name(rest[0])
+        if action == "stop":
+            view = controller.stop_deployment(name)
+            return action, [summarize(view)], view
+        if action == "rollback":
+            view = controller.rollback_deployment(name)
+            return action, [f"rolled back: {summarize(view)}"], view
+        return action, controller.deployment_logs(name, args.lines)["lines"], None
+    if len(words) > 1:
+        raise InvalidInput(f"one model at a time (got {words}); e.g. %deploy cancer@champion --name cancer")
+    model = words[0] if words else None
+    spec = DeploymentSpec.from_dict(
+        {
+            "model": model,
+            "command": args.command,
+            "app": args.app,
+            "host": args.host,
+            "port": args.port,
+            "workers": args.workers,
+            "token": args.token,
+            "log_rate": args.log_requests,
+        }
+    )
+    name = check_name(args.name or default_name(model or args.app or "app"))
+    view = controller.deploy(name, spec)
+    lines = [summarize(view)]
+    if view.get("token"):
+        lines.append(f"requests need the header  Authorization: Bearer {view['token']}")
+    if spec.host not in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"note: listening on {spec.host} — reachable from other machines")
+    if spec.model:
+        lines.append(f"try it: {view['url']}/docs · POST {view['url']}/invocations · metrics at {view['url']}/metrics")
+    return "deploy", lines, view

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from jupyter_client.manager import KernelManager
 
@@ -21,7 +22,15 @@ pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 
 def stop_controller(workspace: Workspace) -> None:
-    """Stop the workspace's controller however it is (answering or not), and what it started."""
+    """Stop the workspace's controller however it is (answering or not), and what it started.
+
+    Deployments outlive the controller on purpose (the next one adopts them), so they are stopped apart.
+    """
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "mlops_magics.serving" in cmdline and str(workspace.home) in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError, psutil.Error):
+                os.killpg(process.pid, signal.SIGKILL)
     Controller(workspace).shutdown()
     info = read_info(workspace.controller_info)
     if info is not None:

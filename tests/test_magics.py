@@ -11,17 +11,13 @@ SCHEDULER = re.compile(r"running at (tcp://127\.0\.0\.1:\d+)")
 
 def test_cluster_shared_by_two_kernels_and_survives_restart(kernel_factory) -> None:
     first, second = kernel_factory(), kernel_factory()
-    started = first.run(
-        "%load_ext mlops_magics\nclient = %cluster start --workers 2\nclient.submit(lambda: 21 * 2).result()"
-    )
+    started = first.run("%load_ext mlops_magics\nclient = %cluster start --workers 2\nclient.submit(lambda: 21 * 2).result()")
     assert started.status == "ok", started.text
     assert "starting LocalCluster, 2 worker(s)" in started.stdout
     address = SCHEDULER.search(started.stdout).group(1)
     assert "42" in started.text
 
-    joined = second.run(
-        "%load_ext mlops_magics\nc = %cluster\nprint(c.scheduler.address, len(c.scheduler_info()['workers']))"
-    )
+    joined = second.run("%load_ext mlops_magics\nc = %cluster\nprint(c.scheduler.address, len(c.scheduler_info()['workers']))")
     assert joined.status == "ok", joined.text
     assert f"{address} 2" in joined.stdout
     # dask computations in the second kernel run on the shared cluster (its Client is the default).

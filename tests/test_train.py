@@ -55,9 +55,7 @@ def test_train_logs_everything_and_the_model_reloads(kernel_factory, workspace: 
     logged = client.get_run(version.run_id)
     assert logged.data.params["note"] == "first"
     assert logged.data.params["logisticregression__max_iter"] == "500"
-    assert {"train_accuracy", "train_f1", "train_roc_auc", "eval_accuracy", "eval_f1", "eval_roc_auc"} <= set(
-        logged.data.metrics
-    )
+    assert {"train_accuracy", "train_f1", "train_roc_auc", "eval_accuracy", "eval_f1", "eval_roc_auc"} <= set(logged.data.metrics)
     assert logged.data.metrics["eval_accuracy"] > 0.9
     tags = logged.data.tags
     assert tags["mlops.task"] == "classification"
@@ -100,19 +98,13 @@ def test_regression_search_and_review_gates(kernel_factory, workspace: Workspace
     client = _client(workspace)
     assert str(client.get_model_version_by_alias("diabetes", "champion").version) == "1"
     run = client.get_run(client.get_model_version_by_alias("diabetes", "champion").run_id)
-    assert run.data.tags["mlops.task"] == "regression" and {"train_rmse", "eval_mae", "eval_r2"} <= set(
-        run.data.metrics
-    )
+    assert run.data.tags["mlops.task"] == "regression" and {"train_rmse", "eval_mae", "eval_r2"} <= set(run.data.metrics)
 
     # A worse challenger is refused, with each failed gate named; the champion stays.
     kernel.run(CANCER.split("\n", 1)[1])
-    kernel.run(
-        "%%train --data X_train,y_train --model cancer\ngood = LogisticRegression(max_iter=5000).fit(X_train, y_train)"
-    )
+    kernel.run("%%train --data X_train,y_train --model cancer\ngood = LogisticRegression(max_iter=5000).fit(X_train, y_train)")
     kernel.run("%review cancer --data X_test,y_test")
-    kernel.run(
-        "%%train --data X_train,y_train --model cancer\nstump = DecisionTreeClassifier(max_depth=1).fit(X_train, y_train)"
-    )
+    kernel.run("%%train --data X_train,y_train --model cancer\nstump = DecisionTreeClassifier(max_depth=1).fit(X_train, y_train)")
     refused = kernel.run(
         "r = %review cancer --data X_test,y_test --metric f1 --min 0.99 --min-improvement 0.01\nprint(r.passed, r.reasons)"
     )
@@ -150,9 +142,7 @@ def test_search_runs_trials_as_nested_runs_on_the_cluster(kernel_factory, worksp
     assert len(parents) == 1 and len(children) == 3
     assert {c.data.params["logisticregression__C"] for c in children} == {"0.1", "1", "10"}
     assert "best {'logisticregression__C'" in parents[0].data.tags["mlops.search"]
-    tasks = kernel.run(
-        "print(sum(len(v) for v in client.run(lambda dask_worker: list(dask_worker.data)).values()) >= 0)"
-    )
+    tasks = kernel.run("print(sum(len(v) for v in client.run(lambda dask_worker: list(dask_worker.data)).values()) >= 0)")
     assert tasks.status == "ok"
     kernel.run("%cluster stop")
 
@@ -191,9 +181,7 @@ def test_model_that_cannot_take_the_data_gets_its_own_short_error(kernel_factory
     kernel = kernel_factory()
     kernel.run(CANCER)
     kernel.run("import numpy as np\nX_bad = X_train.copy(); X_bad.iloc[0, 0] = np.nan")
-    run = kernel.run(
-        "%%train --data X_bad,y_train\nm = LogisticRegression(max_iter=5000).fit(X_bad.fillna(0), y_train)"
-    )
+    run = kernel.run("%%train --data X_bad,y_train\nm = LogisticRegression(max_iter=5000).fit(X_bad.fillna(0), y_train)")
     assert run.status == "error"
     assert "the model cannot predict on this data: ValueError: Input X contains NaN" in run.stderr, run.text
 
@@ -201,9 +189,7 @@ def test_model_that_cannot_take_the_data_gets_its_own_short_error(kernel_factory
 def test_cli_review_exits_non_zero_on_refusal(kernel_factory, workspace: Workspace, tmp_path) -> None:
     kernel = kernel_factory()
     kernel.run(CANCER)
-    kernel.run(
-        "%%train --data X_train,y_train --model cancer\nm = LogisticRegression(max_iter=5000).fit(X_train, y_train)"
-    )
+    kernel.run("%%train --data X_train,y_train --model cancer\nm = LogisticRegression(max_iter=5000).fit(X_train, y_train)")
     kernel.run("from mlops_magics.train.background import WRITER\nWRITER.flush()")
     x, y = load_breast_cancer(return_X_y=True, as_frame=True)
     held_out = tmp_path / "held_out.parquet"

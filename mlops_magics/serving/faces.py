@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str
         }
     )
     name = check_name(args.name or default_name(model or args.app or "app"))
-    view = controller.deploy(name, spec)
+    view = controller.deploy(name, spec.to_dict())
     lines = [summarize(view)]
     if view.get("token"):
         lines.append(f"requests need the header  Authorization: Bearer {view['token']}")

@@ -1,0 +1,284 @@
+"""A model deployment answered over HTTP on a real port: every payload format, every bad input, the token,
+kill -9, a swap under a steady client loop, rollback, the request log, feedback, metrics, docs, user apps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+
+from mlops_magics import tracking
+from mlops_magics.controller import Controller
+from mlops_magics.errors import Conflict, MLOpsError
+from mlops_magics.train.background import WRITER
+from mlops_magics.train.run import TrainRequest, track
+from mlops_magics.train.tracker import MLflowTracker
+from mlops_magics.workspace import Workspace
+
+X, Y = load_breast_cancer(return_X_y=True, as_frame=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def register(workspace: Workspace, model, name: str = "cancer") -> str:
+    result = track(MLflowTracker(workspace), model, TrainRequest(experiment="serving", data=(X, Y), model_name=name))
+    WRITER.flush()
+    return result.version
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One deployment shared by the read-only tests of this module (starting one costs seconds)."""
+    home = tmp_path_factory.mktemp("serving") / ".mlops"
+    os.environ["MLOPS_HOME"] = str(home)
+    workspace = Workspace(home)
+    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
+    controller = Controller(workspace, notify=lambda line: None)
+    view = controller.deploy("cancer", {"model": "cancer@challenger", "port": free_port(), "token": True})
+    yield workspace, controller, view
+    from tests.conftest import stop_controller
+
+    stop_controller(workspace)
+    os.environ.pop("MLOPS_HOME", None)
+
+
+def post(view, payload=None, *, content=None, headers=None, token=True) -> httpx.Response:
+    sent = {"Authorization": f"Bearer {view['token']}"} if token else {}
+    sent.update(headers or {})
+    if payload is not None:
+        return httpx.post(f"{view['url']}/invocations", json=payload, headers=sent, timeout=30)
+    return httpx.post(f"{view['url']}/invocations", content=content, headers=sent, timeout=30)
+
+
+def test_every_payload_format_equals_pyfunc(served) -> None:
+    workspace, _, view = served
+    tracking.mlflow_for(workspace)
+    expected = mlflow.pyfunc.load_model("models:/cancer@challenger").predict(X.head(25)).tolist()
+    rows = X.head(25)
+    split = json.loads(rows.to_json(orient="split", index=False))
+    records = json.loads(rows.to_json(orient="records"))
+    for payload in (
+        {"dataframe_split": split},
+        {"dataframe_records": records},
+        {"instances": records},
+        {"inputs": records},
+        {"instances": rows.to_numpy().tolist()},
+        {"inputs": {c: rows[c].tolist() for c in rows.columns}},
+    ):
+        answer = post(view, payload)
+        assert answer.status_code == 200, (list(payload), answer.text)
+        assert answer.json()["predictions"] == expected
+        assert answer.headers["x-request-id"]
+    csv = post(view, content=rows.to_csv(index=False).encode(), headers={"Content-Type": "text/csv"})
+    assert csv.json()["predictions"] == expected
+
+
+def test_bad_inputs_get_short_errors_that_never_echo_the_body(served) -> None:
+    _, _, view = served
+    row = json.loads(X.head(1).to_json(orient="records"))[0]
+    secret = "do-not-echo-" + "x" * 20
+    cases = [
+        (post(view, {"dataframe_records": [{k: v for k, v in row.items() if k != "mean radius"}]}), 422, "mean radius"),
+        (post(view, {"dataframe_records": [{**row, "extra": secret}]}), 422, "extra"),
+        (post(view, {"dataframe_records": [{**row, "mean radius": secret}]}), 422, "wrong type"),
+        (
+            post(view, content=b'{"dataframe_records": [' + secret.encode(), headers={"Content-Type": "application/json"}),
+            400,
+            "malformed JSON",
+        ),
+        (post(view, {"nonsense": [1]}), 400, "exactly one of the keys"),
+        (post(view, content=b"x" * (10 * 2**20 + 10), headers={"Content-Type": "application/json"}), 413, "over the limit"),
+        (post(view, {"dataframe_records": [row]}, token=False), 401, "bearer token"),
+        (post(view, {"dataframe_records": [row]}, headers={"Authorization": "Bearer nope"}, token=False), 401, "bearer token"),
+    ]
+    for answer, status, fragment in cases:
+        assert answer.status_code == status, answer.text
+        assert fragment in answer.json()["message"] or fragment in answer.text
+        assert secret not in answer.text
+    body = cases[0][0].json()
+    assert body["missing"] == ["mean radius"] and body["unexpected"] == []
+    assert cases[1][0].json()["unexpected"] == ["extra"]
+
+
+def test_health_version_metrics_docs_feedback_and_request_log(served) -> None:
+    workspace, _, view = served
+    assert httpx.get(f"{view['url']}/ping").status_code == 200
+    health = httpx.get(f"{view['url']}/health").json()
+    assert health["status"] == "healthy" and health["model"] == "models:/cancer@challenger"
+    assert (
+        httpx.get(f"{view['url']}/version", headers={"Authorization": f"Bearer {view['token']}"}).json()["model_version"] == "1"
+    )
+    answer = post(view, {"dataframe_records": json.loads(X.head(2).to_json(orient="records"))})
+    request_id = answer.headers["x-request-id"]
+    metrics = httpx.get(f"{view['url']}/metrics", headers={"Authorization": f"Bearer {view['token']}"}).text
+    assert 'mlops_requests_total{status="200"}' in metrics and "mlops_request_seconds_bucket" in metrics
+    assert httpx.get(f"{view['url']}/metrics").status_code == 401
+    docs = httpx.get(f"{view['url']}/docs").text
+    assert "mean radius" in docs and "/invocations" in docs
+    feedback = httpx.post(
+        f"{view['url']}/feedback",
+        json=[{"request_id": request_id, "row": 0, "label": 1}, {"request_id": request_id, "row": 1, "label": 0}],
+        headers={"Authorization": f"Bearer {view['token']}"},
+    )
+    assert feedback.json() == {"accepted": 2}
+    folder = workspace.requests / "cancer"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (
+        list(folder.glob("requests-*.parquet")) and list(folder.glob("feedback-*.parquet"))
+    ):
+        time.sleep(0.2)
+    logged = pd.concat(pd.read_parquet(p) for p in folder.glob("requests-*.parquet"))
+    mine = logged[logged.request_id == request_id]
+    assert len(mine) == 2 and {"input.mean radius", "prediction", "latency_ms", "status"} <= set(mine.columns)
+    labels = pd.concat(pd.read_parquet(p) for p in folder.glob("feedback-*.parquet"))
+    assert set(labels[labels.request_id == request_id].label) == {0, 1}
+
+
+def test_killed_worker_is_back_within_two_seconds(served) -> None:
+    _, controller, view = served
+    worker = controller.deployment("cancer")["workers"][0]
+    os.kill(worker, signal.SIGKILL)
+    started = time.monotonic()
+    row = {"dataframe_records": json.loads(X.head(1).to_json(orient="records"))}
+    while True:
+        try:
+            if post(view, row).status_code == 200 and controller.deployment("cancer")["workers"] != [worker]:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() - started < 2, "not healthy again within 2 s"
+        time.sleep(0.02)
+
+
+def test_swap_under_a_steady_client_loop_fails_no_request_and_rollback(workspace: Workspace) -> None:
+    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
+    register(workspace, DecisionTreeClassifier(max_depth=2).fit(X, Y))
+    controller = Controller(workspace, notify=lambda line: None)
+    port = free_port()
+    view = controller.deploy("swap", {"model": "cancer/1", "port": port})
+    payload = {"dataframe_records": json.loads(X.head(3).to_json(orient="records"))}
+    failures: list[str] = []
+    answered = [0]
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                try:
+                    answer = client.post(f"{view['url']}/invocations", json=payload)
+                    if answer.status_code != 200:
+                        failures.append(f"{answer.status_code} {answer.text[:80]}")
+                    answered[0] += 1
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    swapped = controller.deploy("swap", {"model": "cancer/2", "port": port})
+    assert swapped["version"] == "2" and swapped["previous_model"] == "cancer/1"
+    time.sleep(0.5)
+    rolled = controller.rollback_deployment("swap")
+    assert rolled["version"] == "1"
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert answered[0] > 50
+    assert failures == []
+    with pytest.raises(Conflict, match="stop it first"):
+        controller.deploy("swap", {"model": "cancer/2", "port": port + 1})
+    with pytest.raises(Conflict, match="already in use"):
+        controller.deploy("other", {"model": "cancer/2", "port": port})
+    with pytest.raises(MLOpsError, match="cannot load models:/cancer/9"):
+        controller.deploy("missing", {"model": "cancer/9", "port": free_port()})
+    controller.stop_deployment("swap")
+
+
+def test_killed_deployment_process_is_restarted_and_survives_a_new_controller(workspace: Workspace) -> None:
+    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
+    controller = Controller(workspace, notify=lambda line: None)
+    view = controller.deploy("cancer", {"model": "cancer@challenger", "port": free_port()})
+    os.kill(view["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = controller.deployment("cancer")
+        if now["status"] == "healthy" and now["pid"] != view["pid"]:
+            break
+        time.sleep(0.2)
+    assert now["status"] == "healthy" and now["restarts"] >= 1
+    # The controller goes away; the deployment stays up and the next controller adopts it.
+    controller.shutdown()
+    assert httpx.get(f"{view['url']}/health").status_code == 200
+    adopted = controller.deployment("cancer")
+    assert adopted["pid"] == now["pid"] and adopted["status"] == "healthy"
+    logs = subprocess.run(
+        [sys.executable, "-m", "mlops_magics.cli", "deploy", "logs", "cancer", "--lines", "5"], capture_output=True, text=True
+    )
+    assert logs.returncode == 0 and "uvicorn" in logs.stdout
+    stopped = subprocess.run(
+        [sys.executable, "-m", "mlops_magics.cli", "deploy", "stop", "cancer"], capture_output=True, text=True
+    )
+    assert "stopped" in stopped.stdout
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{view['url']}/health", timeout=2)
+
+
+def test_users_own_app(workspace: Workspace, tmp_path: Path) -> None:
+    app = tmp_path / "hello.py"
+    app.write_text(
+        "import http.server, os\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(b'hello')\n"
+        "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n"
+    )
+    controller = Controller(workspace, notify=lambda line: None)
+    view = controller.deploy("hello", {"command": f"{sys.executable} {app}", "port": free_port()})
+    assert view["status"] == "healthy"
+    assert httpx.get(view["url"]).text == "hello"
+    controller.stop_deployment("hello")
+
+
+def test_deploy_magic_in_a_kernel(kernel_factory, workspace: Workspace) -> None:
+    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
+    kernel = kernel_factory()
+    port = free_port()
+    run = kernel.run(f"%load_ext mlops_magics\n%deploy cancer@challenger --name web --port {port} --token")
+    assert run.status == "ok", run.text
+    assert f"deployment 'web': healthy — cancer@challenger v1 at http://127.0.0.1:{port}" in run.stdout
+    assert "Authorization: Bearer" in run.stdout
+    status = kernel.run("%deploy status")
+    assert "deployment 'web': healthy" in status.stdout
+    bad = kernel.run("%deploy cancer@challenger --name web2 --port 0")
+    assert bad.status == "error" and "--port must be 1-65535" in bad.stderr
+    assert "stopped" in kernel.run("%deploy stop web").stdout
+
+
+def test_requests_never_unpickle(served) -> None:
+    """A pickle sent as a body is just bytes that do not parse."""
+    import pickle
+
+    _, _, view = served
+    answer = post(view, content=pickle.dumps(np.arange(3)), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import dask
 from tqdm.auto import tqdm
 
 from mlops_magics.eda.columns import plan
-from mlops_magics.eda.partition import PartitionStats, partition_stats
+from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunked_stats, partition_stats
 from mlops_magics.eda.profile import Profile, build
-from mlops_magics.eda.sources import PANDAS_CHUNK_ROWS, Source, open_source
+from mlops_magics.eda.sources import Source, open_source
 from mlops_magics.errors import InvalidInput
 
 SAMPLE_ROWS = 100_000
@@ -30,30 +30,72 @@ def _cluster_client() -> Any | None:
         return None
 
 
-def _local(tasks: list[Any], compute_one: Any) -> Iterator[PartitionStats]:
-    with ThreadPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 2)) as pool:
-        futures = [pool.submit(compute_one, task) for task in tasks]
-        for future in as_completed(futures):
-            yield future.result()
+Update = tuple[list[PartitionStats], float]  # statistics of some chunks, and the share of a partition they finish
 
 
-def _on_cluster(client: Any, tasks: list[Any]) -> Iterator[PartitionStats]:
+def _chunks(frame: Any) -> list[Any]:
+    return [frame.iloc[s : s + CHUNK_ROWS] for s in range(0, len(frame), CHUNK_ROWS)] or [frame]
+
+
+def _local(partitions: list[Any], load: Callable[[Any], Any], stats: Callable[[Any, int], PartitionStats]) -> Iterator[Update]:
+    """Partitions loaded and profiled chunk by chunk on local threads.
+
+    Each partition's chunks keep every thread busy, so partitions are read one after another (two on machines
+    with more than two cores): memory holds about one partition, not one per thread.
+    """
+    threads = os.cpu_count() or 2
+    in_memory = max(1, threads // 2)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        waiting = list(enumerate(partitions))
+        loading: set[Future[Any]] = set()
+        chunk_jobs: dict[Future[Any], tuple[int, int]] = {}  # future -> (partition, chunks in it)
+        open_partitions: dict[int, int] = {}
+
+        def feed() -> None:
+            while waiting and len(open_partitions) + len(loading) < in_memory:
+                index, partition = waiting.pop(0)
+                future = pool.submit(load, partition)
+                future.index = index  # type: ignore[attr-defined]
+                loading.add(future)
+
+        feed()
+        while loading or chunk_jobs:
+            done, _ = wait(loading | set(chunk_jobs), return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in loading:
+                    loading.discard(future)
+                    index = future.index  # type: ignore[attr-defined]
+                    pieces = _chunks(future.result())
+                    open_partitions[index] = len(pieces)
+                    for number, piece in enumerate(pieces):
+                        chunk_jobs[pool.submit(stats, piece, index * 1000 + number)] = (index, len(pieces))
+                else:
+                    index, count = chunk_jobs.pop(future)
+                    open_partitions[index] -= 1
+                    if open_partitions[index] == 0:
+                        del open_partitions[index]
+                        _release_arrow_memory()
+                    yield [future.result()], 1 / count
+            feed()
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow cached for a read partition back to the system before the next one is read."""
+    try:
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    except (ImportError, AttributeError):
+        pass
+
+
+def _on_cluster(client: Any, tasks: list[Any]) -> Iterator[Update]:
     from distributed import as_completed as completed
 
     futures = client.compute(tasks)
     for future in completed(futures):
-        yield future.result()
+        yield future.result(), 1.0
         future.release()
-
-
-def _partition_tasks(source: Source, kinds: dict[str, Any], per_partition: int, seed: int) -> list[Any]:
-    stats = dask.delayed(partition_stats, pure=True)
-    if source.pandas is not None:
-        frame = source.pandas
-        chunks = [frame.iloc[start : start + PANDAS_CHUNK_ROWS] for start in range(0, len(frame), PANDAS_CHUNK_ROWS)]
-        return [(partition_stats, chunk, seed + i) for i, chunk in enumerate(chunks or [frame])]
-    assert source.dask is not None
-    return [stats(part, kinds, per_partition, seed + i) for i, part in enumerate(source.dask.to_delayed())]
 
 
 def profile(
@@ -77,26 +119,38 @@ def profile(
     started = time.perf_counter()
     partitions = source.partitions
     per_partition = max(1_000, int(1.5 * sample_rows / partitions) + 1)
-    tasks = _partition_tasks(source, kinds, per_partition, seed)
     client = _cluster_client() if source.dask is not None else None
+
+    def chunk_stats(chunk: Any, number: int) -> PartitionStats:
+        return partition_stats(chunk, kinds, per_chunk, seed + number)
+
     if source.pandas is not None:
-        results = _local(tasks, lambda t: t[0](t[1], kinds, per_partition, t[2]))
-    elif client is not None:
-        results = _on_cluster(client, tasks)
+        per_chunk = max(1_000, int(1.5 * sample_rows * CHUNK_ROWS / max(len(source.pandas), 1)) + 1)
+        results = _local([source.pandas], lambda frame: frame, chunk_stats)
+        total = 1
     else:
-        results = _local(tasks, lambda t: t.compute(scheduler="sync"))
+        assert source.dask is not None
+        per_chunk = per_partition
+        delayed_parts = source.dask.to_delayed()
+        total = len(delayed_parts)
+        if client is not None:
+            task = dask.delayed(chunked_stats, pure=True)
+            results = _on_cluster(client, [task(p, kinds, per_partition, seed + i) for i, p in enumerate(delayed_parts)])
+        else:
+            results = _local(delayed_parts, lambda part: part.compute(scheduler="sync"), chunk_stats)
     parts: list[PartitionStats] = []
-    bar = tqdm(total=len(tasks), desc="profiling", unit="partition", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc="profiling", unit="partition", disable=not progress, leave=False)
     try:
-        for result in results:
-            parts.append(result)
-            bar.update()
+        for stats, share in results:
+            parts.extend(stats)
+            bar.update(share)
     except ValueError as exc:  # what a CSV with inconsistent columns raises from a later partition
         raise InvalidInput(f"{source.description}: {str(exc).splitlines()[0]}") from None
     finally:
         bar.close()
     engine = {
-        "partitions": len(tasks),
+        "partitions": total,
+        "chunks": len(parts),
         "where": "dask cluster" if client is not None else "local threads",
         "seconds": round(time.perf_counter() - started, 3),
         "sampled_rows": sample,

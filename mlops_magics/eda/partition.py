@@ -16,6 +16,7 @@ import pandas as pd
 from mlops_magics.eda.columns import Kind
 from mlops_magics.eda.sketches import DistinctSketch, Moments, QuantileSummary, hash_values, sorted_unique
 
+CHUNK_ROWS = 250_000  # rows a partition is profiled in at a time
 TOP_KEPT = 200  # levels kept per categorical column and partition (exact when a column has fewer)
 _ROW_HASH_PRIME = np.uint64(0x100000001B3)
 
@@ -101,10 +102,8 @@ class PairwiseMoments:
         return np.clip(r, -1.0, 1.0)
 
 
-def _numeric(series: pd.Series, stats: ColumnStats) -> np.ndarray:
-    if stats.dtype.startswith("timedelta"):
-        series = series.dt.total_seconds()
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+def _numeric(values: np.ndarray, stats: ColumnStats) -> np.ndarray:
+    """Statistics of one float64 column (NaN = missing); returns its row hashes."""
     finite_mask = np.isfinite(values)
     nan_mask = np.isnan(values)
     stats.missing += int(nan_mask.sum())
@@ -176,26 +175,24 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
     """Statistics of one partition, plus its row hashes (duplicates) and a uniform sample (correlations)."""
     columns: dict[str, ColumnStats] = {}
     row_hashes = np.zeros(len(frame), dtype=np.uint64)
-    numeric_names: list[str] = []
+    numeric_names = [name for name, kind in kinds.items() if kind == "numeric"]
+    # The numeric columns as one column-major float64 matrix: each column contiguous for its statistics,
+    # the whole for the Pearson co-moments, with one copy of the data.
+    matrix = np.empty((len(frame), len(numeric_names)), order="F")
     for position, (name, kind) in enumerate(kinds.items()):
         series = frame.iloc[:, position]
         stats = ColumnStats(kind=kind, dtype=str(series.dtype), rows=len(series))
         if kind == "numeric":
-            hashes = _numeric(series, stats)
-            numeric_names.append(name)
+            column = numeric_names.index(name)
+            matrix[:, column] = _as_float(series, stats.dtype)
+            hashes = _numeric(matrix[:, column], stats)
         elif kind == "datetime":
             hashes = _datetime(series, stats)
         else:
             hashes = _levels(series, stats)
         columns[name] = stats
         row_hashes = row_hashes * _ROW_HASH_PRIME ^ hashes
-    pearson = None
-    if len(numeric_names) >= 2:
-        positions = [list(kinds).index(n) for n in numeric_names]
-        matrix = np.column_stack(
-            [_as_float(frame.iloc[:, p], columns[n].dtype) for p, n in zip(positions, numeric_names, strict=True)]
-        )
-        pearson = PairwiseMoments.of(numeric_names, matrix)
+    pearson = PairwiseMoments.of(numeric_names, matrix) if len(numeric_names) >= 2 else None
     take = min(len(frame), sample_rows)
     sample = frame.sample(n=take, random_state=seed) if take < len(frame) else frame
     return PartitionStats(
@@ -206,6 +203,15 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
         sample=sample.reset_index(drop=True),
         pearson=pearson,
     )
+
+
+def chunked_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: int, seed: int) -> list[PartitionStats]:
+    """A partition in row chunks: bounded temporaries, and faster (the chunks' matrices stay in cache)."""
+    if len(frame) <= CHUNK_ROWS:
+        return [partition_stats(frame, kinds, sample_rows, seed)]
+    starts = range(0, len(frame), CHUNK_ROWS)
+    share = max(1, -(-sample_rows // len(starts)))
+    return [partition_stats(frame.iloc[s : s + CHUNK_ROWS], kinds, share, seed + i) for i, s in enumerate(starts)]
 
 
 def _memory(frame: pd.DataFrame, sample: pd.DataFrame) -> int:

@@ -220,7 +220,7 @@ class DistinctSketch:
         unique = sorted_unique(hashes)
         if unique.size <= k:
             return cls(unique, False)
-        return cls(unique[:k], True)
+        return cls(unique[:k].copy(), True)  # a copy: a view would keep the whole hash array alive
 
     @classmethod
     def combine(cls, parts: Iterable[DistinctSketch], k: int = DISTINCT_K) -> DistinctSketch:

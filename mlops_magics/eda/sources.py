@@ -13,7 +13,6 @@ import pandas as pd
 from mlops_magics.errors import InvalidInput
 
 ACCEPTED = "a pandas DataFrame, a Dask DataFrame, or the path or glob of CSV or Parquet files"
-PANDAS_CHUNK_ROWS = 250_000
 
 
 @dataclass
@@ -26,7 +25,7 @@ class Source:
     @property
     def partitions(self) -> int:
         if self.pandas is not None:
-            return max(1, -(-len(self.pandas) // PANDAS_CHUNK_ROWS))
+            return 1
         assert self.dask is not None
         return self.dask.npartitions
 

@@ -60,6 +60,66 @@ export interface IProfileSummary {
   created_at: string;
 }
 
+/** An MLflow experiment of the workspace's store, as GET /mlops/api/experiments lists it. */
+export interface IExperiment {
+  id: string;
+  name: string;
+  /** How many runs it holds (counted up to the 200 the runs route lists). */
+  runs: number;
+  /** Epoch milliseconds. */
+  last_update: number;
+}
+
+/** MLflow's run statuses. */
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+
+/** One MLflow run: what %%train logged (metrics, params), and where it came from. */
+export interface IRun {
+  id: string;
+  name: string;
+  /** A {@link RunStatus}; a string, since MLflow may add more. */
+  status: string;
+  /** Epoch milliseconds. */
+  start_time: number;
+  /** Epoch milliseconds; null while the run is not finished. */
+  end_time: number | null;
+  metrics: Record<string, number>;
+  params: Record<string, string>;
+  /** The fitted model's module.Class ('' when the run was not made by %%train). */
+  model_class: string;
+  /** The id of the parent run, for the nested trial runs of a search. */
+  parent: string | null;
+  /** The notebook the run was made in. */
+  notebook: string | null;
+}
+
+/** One version of a registered model. */
+export interface IModelVersion {
+  version: string;
+  run_id: string;
+  status: string;
+  /** Epoch milliseconds. */
+  created: number;
+  /** The aliases pointing at this version (champion, challenger, previous, …). */
+  aliases: string[];
+}
+
+/** A registered model with its versions, newest first, and its aliases. */
+export interface IRegisteredModel {
+  name: string;
+  /** alias -> version */
+  aliases: Record<string, string>;
+  versions: IModelVersion[];
+}
+
+/** Whether the MLflow UI over the workspace's store runs, and where. */
+export interface IMlflowUi {
+  status: 'running' | 'stopped';
+  url: string | null;
+  /** True when the workspace tracks to an MLflow server of its own (its URL is that server's). */
+  external: boolean;
+}
+
 /** The saved HTML reports of a profile: the compact one, or the full ydata-profiling one. */
 export type ProfileReportKind = 'report' | 'full';
 
@@ -134,6 +194,36 @@ export class MLOpsApi {
       throw this.error(path, response, text);
     }
     return text;
+  }
+
+  /** MLflow experiments of the workspace's store, most recently updated first. */
+  experiments(): Promise<IExperiment[]> {
+    return this.request<IExperiment[]>('experiments');
+  }
+
+  /** The runs of an experiment, newest first (nested trial runs have `parent` set). */
+  experimentRuns(experimentId: string): Promise<IRun[]> {
+    return this.request<IRun[]>(`experiments/${encodeURIComponent(experimentId)}/runs`);
+  }
+
+  /** One run. */
+  run(runId: string): Promise<IRun> {
+    return this.request<IRun>(`runs/${encodeURIComponent(runId)}`);
+  }
+
+  /** Registered models with their versions and aliases. */
+  models(): Promise<IRegisteredModel[]> {
+    return this.request<IRegisteredModel[]>('models');
+  }
+
+  /** Whether the MLflow UI runs, and its URL. */
+  mlflowUi(): Promise<IMlflowUi> {
+    return this.request<IMlflowUi>('mlflow-ui');
+  }
+
+  /** Start the MLflow UI (an mlflow server on 127.0.0.1; the answer comes once it answers, in seconds). */
+  startMlflowUi(): Promise<IMlflowUi> {
+    return this.request<IMlflowUi>('mlflow-ui', { method: 'PUT' });
   }
 
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {

@@ -8,6 +8,7 @@ import {
 } from '@jupyterlab/application';
 import {
   ICommandPalette,
+  IFrame,
   IThemeManager,
   MainAreaWidget,
   Notification,
@@ -18,6 +19,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { ICluster, MLOpsApi, MLOpsApiError, ProfileReportKind } from './api';
 import { mlopsIcon } from './icon';
+import { MlflowUiLauncher } from './mlflow';
 import { insertMagic, listDataFrames } from './notebook';
 import { IClusterDefaults } from './panel/ClusterSection';
 import { MLOpsPanel } from './panel/Panel';
@@ -33,7 +35,8 @@ const CommandIDs = {
   connectNotebook: 'mlops:connect-notebook',
   openProfiles: 'mlops:open-profiles',
   profileDataFrame: 'mlops:profile-dataframe',
-  openProfileReport: 'mlops:open-profile-report'
+  openProfileReport: 'mlops:open-profile-report',
+  openMlflowUi: 'mlops:open-mlflow-ui'
 } as const;
 
 /** Commands that need arguments, kept out of the palette. */
@@ -108,13 +111,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       requestAnimationFrame(() => requestAnimationFrame(() => opener.rethemeAll()))
     );
 
+    // The MLflow UI (a server of its own on loopback) opens in one main-area tab, from the panel or the palette.
+    const mlflowTabs = new WidgetTracker<MainAreaWidget<IFrame>>({ namespace: 'mlops-mlflow-ui' });
+    const mlflowUi = new MlflowUiLauncher(
+      api,
+      widget => {
+        app.shell.add(widget, 'main');
+        void mlflowTabs.add(widget);
+      },
+      id => app.shell.activateById(id)
+    );
+
     const panel = new MLOpsPanel({
       api,
       defaults,
       runMagic,
       onClusterChanged,
       listDataFrames: () => listDataFrames(tracker),
-      openReport: (profile, which) => opener.openReport(profile, which)
+      openReport: (profile, which) => opener.openReport(profile, which),
+      mlflowUi
     });
     panel.title.icon = mlopsIcon;
     panel.title.caption = 'MLOps';
@@ -190,6 +205,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return opener.openReport({ id, title: String(args.title ?? id) }, which);
       }
     });
+    app.commands.addCommand(CommandIDs.openMlflowUi, {
+      label: 'MLOps: Open MLflow UI',
+      caption: "Start the MLflow UI over the workspace's runs and models, and open it in a tab",
+      isEnabled: () => mlflowUi.state.phase !== 'starting',
+      execute: async args => {
+        if (args.ifRunning) {
+          // Restoring the layout: bring the tab back only when the UI still runs (a reload does not start it).
+          try {
+            const status = await api.mlflowUi();
+            if (status.status === 'running' && status.url) {
+              mlflowUi.observe(status);
+              mlflowUi.show(status.url);
+            }
+          } catch (error) {
+            console.warn('mlops-magics: the MLflow UI tab was not restored', error);
+          }
+          return;
+        }
+        try {
+          await mlflowUi.open();
+        } catch (error) {
+          report(error);
+        }
+      }
+    });
+    mlflowUi.subscribe(() => app.commands.notifyCommandChanged(CommandIDs.openMlflowUi));
+
     if (restorer) {
       void restorer.restore(reports, {
         command: CommandIDs.openProfileReport,
@@ -199,6 +241,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           which: widget.content.which
         }),
         name: widget => widget.id
+      });
+      void restorer.restore(mlflowTabs, {
+        command: CommandIDs.openMlflowUi,
+        args: () => ({ ifRunning: true }),
+        name: () => 'mlflow-ui'
       });
     }
 

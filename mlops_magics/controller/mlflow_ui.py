@@ -29,7 +29,7 @@ class MlflowUi:
         self.workspace = workspace
         self._process: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # start() stops what it started when it times out
 
     def status(self) -> dict[str, Any]:
         uri = self.workspace.tracking_uri
@@ -46,6 +46,7 @@ class MlflowUi:
             self.workspace.artifacts.mkdir(parents=True, exist_ok=True)
             port = _free_port()
             env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}")
+            env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no job runner: a UI needs none of it
             log = (self.workspace.home / "mlflow-ui.log").open("ab")
             self._process = subprocess.Popen(
                 [
@@ -53,6 +54,8 @@ class MlflowUi:
                     "--backend-store-uri", self.workspace.tracking_uri,
                     "--default-artifact-root", self.workspace.artifacts.resolve().as_uri(),
                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                    # Shown in a JupyterLab tab (another port, so another origin); it listens on loopback only.
+                    "--x-frame-options", "NONE",
                 ],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             )  # fmt: skip

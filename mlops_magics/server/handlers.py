@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -48,7 +49,8 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
             self.finish(json.dumps(exc.to_dict()))
             return
         self.set_status(status)
-        self.finish(json.dumps(result))
+        # orjson writes NaN and infinities as null: a metric logged as NaN must not break the panel's JSON.
+        self.finish(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Errors raised before a handler runs (authentication, unknown method) get the same shape.

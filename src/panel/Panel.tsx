@@ -3,9 +3,11 @@ import React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 
 import { ICluster, IProfileSummary, MLOpsApi, ProfileReportKind } from '../api';
+import { MlflowUiLauncher } from '../mlflow';
 import { DataFrameListing } from '../notebook';
 import { ClusterSection, IClusterDefaults } from './ClusterSection';
 import { DataSection } from './DataSection';
+import { ExperimentsSection } from './ExperimentsSection';
 import { EmptyState, Section } from './Section';
 
 export interface IPanelOptions {
@@ -17,14 +19,12 @@ export interface IPanelOptions {
   listDataFrames: () => Promise<DataFrameListing>;
   /** Open a profile's saved report in a main-area tab. */
   openReport: (profile: IProfileSummary, which: ProfileReportKind) => void;
+  /** Starts the MLflow UI and opens it in a main-area tab. */
+  mlflowUi: MlflowUiLauncher;
 }
 
 /** The stages still to come say what will appear, and show nothing they do not have. */
 const COMING: { title: string; text: string }[] = [
-  {
-    title: 'Experiments',
-    text: 'Experiments, runs and registered models (%%train, %review) will be listed here. Tracked training is not built yet in this release.'
-  },
   {
     title: 'Jobs',
     text: 'Notebooks turned into scheduled or triggered jobs (%job) will be listed here. Jobs are not built yet in this release.'
@@ -71,6 +71,11 @@ export class MLOpsPanel extends ReactWidget {
           openReport={this.options.openReport}
           revealRequest={this.revealRequest}
           pickRequest={this.pickRequest}
+        />
+        <ExperimentsSection
+          api={this.options.api}
+          pollInterval={this.options.defaults.pollInterval}
+          mlflowUi={this.options.mlflowUi}
         />
         {COMING.map(stage => (
           <Section key={stage.title} title={stage.title} badge="not built yet" initiallyOpen={false}>

@@ -8,6 +8,8 @@ export interface ISectionProps {
   initiallyOpen?: boolean;
   /** Each new (non-zero) value opens the section and scrolls it into view. */
   revealRequest?: number;
+  /** Told whether the section is open: at first, and on every change. */
+  onToggle?: (open: boolean) => void;
   children: React.ReactNode;
 }
 
@@ -23,6 +25,9 @@ export function Section(props: ISectionProps): JSX.Element {
       node.current?.scrollIntoView({ block: 'nearest' });
     }
   }, [props.revealRequest]);
+  useEffect(() => {
+    props.onToggle?.(open);
+  }, [open]);
   return (
     <section className="mlops-Section" data-section={props.title} ref={node}>
       <button

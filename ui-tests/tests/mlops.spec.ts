@@ -14,6 +14,8 @@ const PANEL_ID = 'mlops-panel';
 const SECTIONS = ['Cluster', 'Data', 'Experiments', 'Jobs', 'Deployments', 'Monitoring'];
 const CLUSTER_URL = '/mlops/api/clusters/default';
 const PROFILES_URL = '/mlops/api/profiles';
+const EXPERIMENTS_URL = '/mlops/api/experiments';
+const MODELS_URL = '/mlops/api/models';
 // Cluster start on a 2-core box takes a few seconds; leave plenty of room for a slow CI runner.
 const CLUSTER_TIMEOUT = 90 * 1000;
 // Written only on request (UPDATE_README_SCREENSHOT=1), never by CI.
@@ -34,6 +36,11 @@ function clusterSection(panel: Locator): Locator {
 /** The panel's Data section: the saved profiles and the "Profile a DataFrame" button. */
 function dataSection(panel: Locator): Locator {
   return panel.locator('section[data-section="Data"]');
+}
+
+/** The panel's Experiments section: runs, models and the MLflow UI button (collapsed at first). */
+function experimentsSection(panel: Locator): Locator {
+  return panel.locator('section[data-section="Experiments"]');
 }
 
 async function snapshot(panel: Locator, testInfo: TestInfo, name: string): Promise<string> {
@@ -77,7 +84,7 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
     await expect(panel.getByRole('button', { name: title, exact: false }).first()).toBeVisible();
     await expect(panel.locator(`section[data-section="${title}"]`)).toBeVisible();
   }
-  for (const title of SECTIONS.slice(2)) {
+  for (const title of SECTIONS.slice(3)) {
     await expect(panel.locator(`section[data-section="${title}"] .mlops-Section-badge`)).toHaveText(
       'not built yet'
     );
@@ -102,9 +109,24 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
     await expect(data.locator('.mlops-Section-badge')).toHaveText(/^\d+ profiles?$/);
   }
 
+  // The Experiments section is collapsed; its badge counts the experiments (none in a fresh workspace).
+  const experiments = experimentsSection(panel);
+  const tracked = (await (await page.request.get(EXPERIMENTS_URL)).json()) as unknown[];
+  await expect(experiments.locator('.mlops-Section-badge')).toHaveText(
+    tracked.length ? /^\d+ experiments?$/ : 'none'
+  );
+  await expect(panel.locator('#mlops-section-experiments')).toHaveCount(0);
+  // Open, it says honestly what it has: nothing tracked yet in a fresh workspace.
+  await experiments.getByRole('button', { name: /^Experiments/ }).click();
+  await expect(experiments.getByRole('button', { name: 'Open MLflow UI' })).toBeVisible();
+  if (tracked.length === 0) {
+    await expect(experiments.locator('.mlops-Empty').first()).toContainText('No runs yet: run %%train in a notebook');
+    await expect(experiments.locator('.mlops-Models')).toHaveCount(0);
+  }
+
   // A collapsed section opens on click and shows its empty state.
-  await panel.getByRole('button', { name: /^Experiments/ }).click();
-  await expect(panel.locator('#mlops-section-experiments')).toContainText('not built yet in this release');
+  await panel.getByRole('button', { name: /^Jobs/ }).click();
+  await expect(panel.locator('#mlops-section-jobs')).toContainText('not built yet in this release');
 
   const light = await snapshot(panel, testInfo, 'panel-light.png');
   if (process.env.UPDATE_README_SCREENSHOT === '1') {
@@ -375,4 +397,248 @@ test('A profile made with --full offers its full report, which opens in a tab of
   await expect(page.locator('.mlops-ReportTab')).toHaveCount(2, { timeout: 60 * 1000 });
   await expect(tab).toHaveCount(1);
   await expect(frame.locator('#tab-pane-overview-dataset_overview')).toBeVisible({ timeout: 30 * 1000 });
+});
+
+interface IExperimentJson {
+  id: string;
+  name: string;
+  runs: number;
+}
+interface IRunJson {
+  id: string;
+  name: string;
+  parent: string | null;
+  metrics: Record<string, number>;
+  params: Record<string, string>;
+}
+interface IModelJson {
+  name: string;
+  aliases: Record<string, string>;
+  versions: { version: string; run_id: string; aliases: string[] }[];
+}
+
+// The brief's example: a classifier on scikit-learn's breast cancer data (no download: it ships with sklearn).
+const TRAIN_DATA = `from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import train_test_split
+from sklearn.linear_model import LogisticRegression
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+print(X_train.shape)`;
+const TRAIN_CANCER = `%%train --data X_train,y_train --eval X_test,y_test --model cancer
+model = LogisticRegression(max_iter=5000).fit(X_train, y_train)`;
+// A small grid search: a second run to compare (another C), with its two trials nested under it.
+const TRAIN_SEARCH = `%%train --search grid --space "C=0.01,0.1" --cv 3 --data X_train,y_train --eval X_test,y_test
+search_model = LogisticRegression(max_iter=5000)`;
+// %%train logs the model and registers it in the background, a second or two after the cell.
+const TRACKING_TIMEOUT = 120 * 1000;
+
+/** Put `source` in the notebook's empty last cell, else in a new cell after it, and run it; its output area. */
+async function runInNewCell(page: IJupyterLabPageFixture, source: string): Promise<Locator> {
+  const index = await page.evaluate(code => {
+    const model = (window as any).jupyterapp.shell.currentWidget.content.model;
+    const count = model.cells.length;
+    const last = count ? model.cells.get(count - 1) : null;
+    if (last && last.sharedModel.getSource().trim() === '') {
+      last.sharedModel.setSource(code);
+      return count - 1;
+    }
+    model.sharedModel.insertCell(count, { cell_type: 'code', source: code });
+    return count;
+  }, source);
+  await page.notebook.runCell(index);
+  return page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell').nth(index).locator('.jp-OutputArea');
+}
+
+/** The run id a %%train output names (its first 8 characters), and the full run from the REST route. */
+async function trainedRun(page: IJupyterLabPageFixture, output: Locator, experiment: IExperimentJson): Promise<IRunJson> {
+  const text = (await output.locator('.mlops-train').textContent()) ?? '';
+  const short = /run ([0-9a-f]{8}) in experiment/.exec(text)?.[1];
+  expect(short, `no run id in the %%train output: ${text}`).toBeTruthy();
+  const runs = (await (await page.request.get(`${EXPERIMENTS_URL}/${experiment.id}/runs`)).json()) as IRunJson[];
+  const run = runs.find(r => r.id.startsWith(short!));
+  expect(run, `run ${short} is not listed in experiment ${experiment.name}`).toBeTruthy();
+  return run!;
+}
+
+async function idleKernel(page: IJupyterLabPageFixture): Promise<void> {
+  await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toHaveCount(1, {
+    timeout: 60 * 1000
+  });
+}
+
+test('%%train runs are listed with their metrics, sort, nest and compare; models show challenger, then champion', async ({
+  page
+}, testInfo) => {
+  const name = await page.notebook.createNew();
+  expect(name).toBeTruthy();
+  await idleKernel(page);
+  await runInNewCell(page, '%load_ext mlops_magics');
+  await expect(await runInNewCell(page, TRAIN_DATA)).toContainText('(426, 30)');
+  const trained = await runInNewCell(page, TRAIN_CANCER);
+  await expect(trained.locator('.mlops-train')).toContainText('LogisticRegression');
+
+  // The experiment is named after the notebook.
+  const stem = name!.replace(/\.ipynb$/, '');
+  const experiments = (await (await page.request.get(EXPERIMENTS_URL)).json()) as IExperimentJson[];
+  const experiment = experiments.find(e => e.name === stem);
+  expect(experiment, `no experiment ${stem} in ${JSON.stringify(experiments)}`).toBeTruthy();
+  const run = await trainedRun(page, trained, experiment!);
+  expect(Object.keys(run.metrics)).toEqual(expect.arrayContaining(['eval_accuracy', 'eval_f1']));
+
+  // Room for the whole section in the pictures: a taller window, and the sections above it collapsed.
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  const panel = await openPanel(page);
+  await clusterSection(panel).getByRole('button', { name: /^Cluster/ }).click();
+  await dataSection(panel).getByRole('button', { name: /^Data/ }).click();
+  const section = experimentsSection(panel);
+  await section.getByRole('button', { name: /^Experiments/ }).click();
+  await section.getByLabel('Experiment', { exact: true }).selectOption(experiment!.id);
+  const row = section.locator(`tr[data-run-id="${run.id}"]`);
+  await expect(row).toBeVisible();
+  await expect(section.locator('thead th[data-metric="eval_accuracy"]')).toBeVisible();
+  await expect(section.locator('thead th[data-metric="eval_f1"]')).toBeVisible();
+  await expect(section.locator('thead th.mlops-Runs-metric')).toHaveCount(
+    Math.min(4, new Set(Object.keys(run.metrics)).size)
+  );
+  await expect(row.locator('td[data-metric="eval_accuracy"]')).toHaveText(/^0\.9\d*$/);
+  await expect(row.locator('td[data-metric="eval_f1"]')).toHaveText(/^0\.9\d*$/);
+
+  // The model is registered in the background, as the challenger.
+  let version = '';
+  await expect
+    .poll(
+      async () => {
+        const models = (await (await page.request.get(MODELS_URL)).json()) as IModelJson[];
+        version = models.find(m => m.name === 'cancer')?.versions.find(v => v.run_id === run.id)?.version ?? '';
+        return version;
+      },
+      { timeout: TRACKING_TIMEOUT }
+    )
+    .not.toBe('');
+  const model = section.locator('li.mlops-Model[data-model="cancer"]');
+  const modelVersion = model.locator(`li.mlops-ModelVersion[data-version="${version}"]`);
+  await expect(modelVersion.locator('[data-alias="challenger"]')).toHaveText('challenger');
+  await expect(modelVersion.locator('[data-alias="champion"]')).toHaveCount(0);
+
+  // A search: a second run, its trials nested under it (logged in the background too).
+  const searched = await runInNewCell(page, TRAIN_SEARCH);
+  await expect(searched.locator('.mlops-train')).toContainText('LogisticRegression');
+  const search = await trainedRun(page, searched, experiment!);
+  const searchRow = section.locator(`tr[data-run-id="${search.id}"]`);
+  await expect(searchRow).toBeVisible();
+  const toggle = searchRow.locator('.mlops-Runs-toggle');
+  await expect(toggle).toHaveText('▸2', { timeout: TRACKING_TIMEOUT });
+  await expect(section.locator('tr.mlops-Run-trial')).toHaveCount(0);
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  await expect(section.locator('tr.mlops-Run-trial')).toHaveCount(2);
+  // The trials come right after their search.
+  await expect(searchRow.locator('+ tr')).toHaveAttribute('data-depth', '1');
+  await expect(searchRow.locator('+ tr + tr')).toHaveAttribute('data-depth', '1');
+
+  // Sorting by a metric: best first, then the other way.
+  const header = section.locator('thead th[data-metric="eval_accuracy"]');
+  const values = async (): Promise<number[]> =>
+    (await section.locator('tbody tr[data-depth="0"] td[data-metric="eval_accuracy"]').evaluateAll(cells =>
+      cells.map(cell => cell.getAttribute('data-value') ?? '')
+    ))
+      .filter(v => v !== '')
+      .map(Number);
+  await header.getByRole('button').click();
+  await expect(header).toHaveAttribute('aria-sort', 'descending');
+  const descending = await values();
+  expect(descending.length).toBeGreaterThanOrEqual(2);
+  expect(descending).toEqual([...descending].sort((a, b) => b - a));
+  await header.getByRole('button').click();
+  await expect(header).toHaveAttribute('aria-sort', 'ascending');
+  const ascending = await values();
+  expect(ascending).toEqual([...ascending].sort((a, b) => a - b));
+
+  // Compare the two runs: C differs (the default 1.0 against the search's best, 0.01 or 0.1).
+  const compareButton = section.getByRole('button', { name: 'Compare', exact: true });
+  await expect(compareButton).toBeDisabled();
+  await row.getByRole('checkbox').check();
+  await searchRow.getByRole('checkbox').check();
+  await expect(compareButton).toBeEnabled();
+  await compareButton.click();
+  const comparison = section.getByTestId('run-compare');
+  const c = comparison.locator('tr[data-param="C"] td');
+  await expect(c).toHaveCount(2);
+  await expect(c.first()).toHaveText(run.params.C);
+  await expect(c.last()).toHaveText(search.params.C);
+  expect(run.params.C).not.toBe(search.params.C);
+  await expect(comparison.locator('thead th')).toHaveCount(3);
+  await snapshot(section, testInfo, 'experiments-light.png');
+
+  // %review promotes the challenger: the version becomes the champion.
+  const reviewed = await runInNewCell(page, '%review cancer --data X_test,y_test');
+  await expect(reviewed).not.toContainText('Error');
+  await expect(modelVersion.locator('[data-alias="champion"]')).toHaveText('champion', { timeout: TRACKING_TIMEOUT });
+  const models = (await (await page.request.get(MODELS_URL)).json()) as IModelJson[];
+  expect(models.find(m => m.name === 'cancer')?.aliases.champion).toBe(version);
+  await snapshot(section, testInfo, 'experiments-reviewed-light.png');
+
+  await page.theme.setDarkTheme();
+  const darkPanel = await openPanel(page);
+  const darkSection = experimentsSection(darkPanel);
+  await expect(darkSection.locator(`li.mlops-ModelVersion[data-version="${version}"] [data-alias="champion"]`)).toBeVisible();
+  await darkPanel.locator('.mlops-Panel-header').hover();
+  await snapshot(darkSection, testInfo, 'experiments-dark.png');
+});
+
+test('"MLOps: Open MLflow UI" starts the MLflow UI and opens it in a tab', async ({ page }, testInfo) => {
+  const panel = await openPanel(page);
+  const section = experimentsSection(panel);
+  await section.getByRole('button', { name: /^Experiments/ }).click();
+  const button = section.getByRole('button', { name: /MLflow UI/ });
+  await expect(button).toHaveText('Open MLflow UI');
+  const before = (await (await page.request.get('/mlops/api/mlflow-ui')).json()) as { status: string };
+
+  // From the command palette.
+  await page.keyboard.press('Control+Shift+C');
+  const palette = page.locator('#command-palette');
+  await palette.locator('.lm-CommandPalette-input').fill('Open MLflow UI');
+  await palette.locator('.lm-CommandPalette-item', { hasText: 'MLOps: Open MLflow UI' }).click();
+  if (before.status !== 'running') {
+    // The start takes seconds: the panel's button says so meanwhile.
+    await expect(button).toHaveText('Starting MLflow UI…');
+    await expect(button).toBeDisabled();
+  }
+
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'MLflow' });
+  await expect(tab).toHaveCount(1, { timeout: TRACKING_TIMEOUT });
+  await expect(button).toHaveText('Open MLflow UI');
+  const frameElement = page.locator('.mlops-MlflowTab:not(.lm-mod-hidden) iframe');
+  const sandbox = (await frameElement.getAttribute('sandbox')) ?? '';
+  expect(sandbox.split(' ')).toEqual(expect.arrayContaining(['allow-scripts', 'allow-same-origin']));
+  const url = await frameElement.getAttribute('src');
+  expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/?$/);
+  const status = (await (await page.request.get('/mlops/api/mlflow-ui')).json()) as { status: string; url: string };
+  expect(status).toMatchObject({ status: 'running', url });
+  const answer = await page.request.get(url!);
+  expect(answer.status()).toBe(200);
+  expect(await answer.text()).toContain('<title>MLflow</title>');
+
+  // The panel links to it for a browser tab of its own, and so does the tab's toolbar.
+  await expect(section.locator('a.mlops-ExternalLink')).toHaveAttribute('href', url!);
+  await expect(page.locator('.mlops-MlflowTab .jp-Toolbar').getByText('Open in a new browser tab')).toBeVisible();
+
+  // Whether the page renders in the lab's frame is the MLflow server's call (X-Frame-Options).
+  const frameOptions = answer.headers()['x-frame-options'];
+  if (frameOptions) {
+    // Known issue until the server side starts mlflow with `--x-frame-options NONE`: checked then, not before.
+    const description = `the MLflow server answers X-Frame-Options: ${frameOptions}, so the browser does not show it inside the lab's tab (another origin); the tab's "Open in a new browser tab" works`;
+    testInfo.annotations.push({ type: 'known issue', description });
+    console.warn(`known issue: ${description}`);
+  } else {
+    const frame = page.frameLocator('.mlops-MlflowTab:not(.lm-mod-hidden) iframe');
+    await expect(frame.locator('#root')).toContainText('Experiments', { timeout: 60 * 1000 });
+  }
+  await snapshot(page.locator('#jp-main-dock-panel'), testInfo, 'mlflow-tab-light.png');
+
+  // The panel's button brings the same tab back rather than opening another.
+  await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Launcher' }).click();
+  await button.click();
+  await expect(page.locator('.mlops-MlflowTab:not(.lm-mod-hidden)')).toBeVisible();
+  await expect(tab).toHaveCount(1);
 });

@@ -123,6 +123,58 @@ export interface IMlflowUi {
 /** The saved HTML reports of a profile: the compact one, or the full ydata-profiling one. */
 export type ProfileReportKind = 'report' | 'full';
 
+/** What to serve and how (PUT /mlops/api/deployments/{name}): a model, or your own command or ASGI app. */
+export interface IDeploymentSpec {
+  /** NAME@alias, NAME/version, models:/ or runs:/ URI. */
+  model?: string | null;
+  /** Your own HTTP app: a shell command listening on $PORT. */
+  command?: string | null;
+  /** Your own ASGI app: module:attribute. */
+  app?: string | null;
+  host?: string;
+  port?: number;
+  workers?: number;
+  /** Whether requests need a bearer token (the deployment's `token`). */
+  token?: boolean;
+  /** The share of requests logged for monitoring (0 to 1). */
+  log_rate?: number;
+  /** The largest request body accepted, in bytes. */
+  max_body?: number;
+}
+
+export type DeploymentStatus = 'starting' | 'healthy' | 'unhealthy' | 'stopped' | 'failed';
+
+/** A deployment as the controller sees it. */
+export interface IDeployment {
+  name: string;
+  spec: IDeploymentSpec & { host: string; port: number; workers: number; token: boolean };
+  /** A {@link DeploymentStatus}. */
+  status: DeploymentStatus;
+  /** Why it failed or is unhealthy. */
+  reason: string | null;
+  /** Where it listens: http://127.0.0.1:PORT (a wildcard host is shown as 127.0.0.1). */
+  url: string;
+  pid: number | null;
+  /** The worker processes' ids. */
+  workers: number[];
+  /** The model it serves now (models:/NAME@alias, …); null for a command or app. */
+  model_uri: string | null;
+  /** The registered model's version it serves now. */
+  version: string | null;
+  /** The model served before the last swap: what a rollback goes back to. */
+  previous_model: string | null;
+  restarts: number;
+  /** The bearer token its requests need, when the spec asked for one. */
+  token: string | null;
+  created_at: string;
+}
+
+/** The tail of a deployment's log. */
+export interface IDeploymentLogs {
+  name: string;
+  lines: string[];
+}
+
 /** The one error shape every route answers with: {code, message}. */
 export class MLOpsApiError extends Error {
   constructor(
@@ -224,6 +276,39 @@ export class MLOpsApi {
   /** Start the MLflow UI (an mlflow server on 127.0.0.1; the answer comes once it answers, in seconds). */
   startMlflowUi(): Promise<IMlflowUi> {
     return this.request<IMlflowUi>('mlflow-ui', { method: 'PUT' });
+  }
+
+  /** The deployments that run or should (and the failed ones), oldest first. */
+  deployments(): Promise<IDeployment[]> {
+    return this.request<IDeployment[]>('deployments');
+  }
+
+  /** One deployment, whatever its status. */
+  deployment(name: string): Promise<IDeployment> {
+    return this.request<IDeployment>(`deployments/${encodeURIComponent(name)}`);
+  }
+
+  /** Start a deployment, or swap the model of a running one; the answer comes once it is healthy (seconds). */
+  deploy(name: string, spec: IDeploymentSpec): Promise<IDeployment> {
+    return this.request<IDeployment>(`deployments/${encodeURIComponent(name)}`, {
+      method: 'PUT',
+      body: JSON.stringify(spec)
+    });
+  }
+
+  /** Stop a deployment (it leaves the list). */
+  stopDeployment(name: string): Promise<IDeployment> {
+    return this.request<IDeployment>(`deployments/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
+
+  /** Swap back to the model served before the last swap (409 when there is none). */
+  rollbackDeployment(name: string): Promise<IDeployment> {
+    return this.request<IDeployment>(`deployments/${encodeURIComponent(name)}/rollback`, { method: 'POST' });
+  }
+
+  /** The last `lines` lines of a deployment's log. */
+  deploymentLogs(name: string, lines = 200): Promise<IDeploymentLogs> {
+    return this.request<IDeploymentLogs>(`deployments/${encodeURIComponent(name)}/logs?lines=${lines}`);
   }
 
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {

@@ -24,18 +24,19 @@ pytest_plugins = ("pytest_jupyter.jupyter_server",)
 def stop_controller(workspace: Workspace) -> None:
     """Stop the workspace's controller however it is (answering or not), and what it started.
 
-    Deployments outlive the controller on purpose (the next one adopts them), so they are stopped apart.
+    Deployments outlive the controller on purpose (the next one adopts them), so they are stopped apart —
+    after the controller, whose watcher would otherwise restart them.
     """
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if "mlops_magics.serving" in cmdline and str(workspace.home) in cmdline:
-            with contextlib.suppress(ProcessLookupError, PermissionError, psutil.Error):
-                os.killpg(process.pid, signal.SIGKILL)
     Controller(workspace).shutdown()
     info = read_info(workspace.controller_info)
     if info is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(info.pid, signal.SIGKILL)
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "mlops_magics.serving" in cmdline and str(workspace.home) in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError, psutil.Error):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -50,9 +50,15 @@ class DeploymentSupervisor:
         self.workspace = workspace
         self._sessions = sessions
         self._running: dict[str, Running] = {}
-        self._lock = threading.RLock()
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="deployments", daemon=True)
+
+    def _lock(self, name: str) -> threading.RLock:
+        """One lock per deployment: acting on one (seconds, to start or swap) never blocks another, or a view."""
+        with self._locks_guard:
+            return self._locks.setdefault(name, threading.RLock())
 
     # --- files ---------------------------------------------------------------------------------------
     def folder(self, name: str) -> Path:
@@ -103,12 +109,12 @@ class DeploymentSupervisor:
         }
 
     def list(self) -> list[dict[str, Any]]:
-        with self._lock, self._sessions() as session:
+        with self._sessions() as session:
             records = session.scalars(select(DeploymentRecord).order_by(DeploymentRecord.created_at)).all()
             return [self._view(r) for r in records if r.desired == "running" or r.status == "failed"]
 
     def get(self, name: str) -> dict[str, Any]:
-        with self._lock, self._sessions() as session:
+        with self._sessions() as session:
             return self._view(self._record(session, name))
 
     def logs(self, name: str, lines: int = 200) -> dict[str, Any]:
@@ -193,7 +199,7 @@ class DeploymentSupervisor:
     def deploy(self, name: str, spec: DeploymentSpec) -> dict[str, Any]:
         """Start a deployment, or swap the model of a running one (same name, same port)."""
         check_name(name)
-        with self._lock:
+        with self._lock(name):
             with self._sessions() as session:
                 existing = session.get(DeploymentRecord, name)
             if existing is not None and existing.desired == "running" and name in self._running:
@@ -233,7 +239,7 @@ class DeploymentSupervisor:
         return self.swap(name, spec.model)
 
     def swap(self, name: str, model: str) -> dict[str, Any]:
-        with self._lock:
+        with self._lock(name):
             view = self.get(name)
             running = self._running.get(name)
             if running is None or not view["spec"].get("model"):
@@ -262,7 +268,7 @@ class DeploymentSupervisor:
         return self.swap(name, previous)
 
     def stop(self, name: str) -> dict[str, Any]:
-        with self._lock:
+        with self._lock(name):
             self._set(name, desired="stopped")
             running = self._running.pop(name, None)
             if running is not None:
@@ -294,7 +300,7 @@ class DeploymentSupervisor:
             wanted = session.scalars(select(DeploymentRecord).where(DeploymentRecord.desired == "running")).all()
         for record in wanted:
             spec = DeploymentSpec.from_dict(record.spec)
-            with self._lock:
+            with self._lock(record.name):
                 if record.pid and psutil.pid_exists(record.pid) and self._healthy(spec, record.name):
                     self._running[record.name] = Running(record.pid, None)
                     self._set(record.name, status="healthy")
@@ -316,42 +322,55 @@ class DeploymentSupervisor:
                     log.exception("watching deployment %s failed", name)
 
     def _check(self, name: str) -> None:
-        with self._lock:
-            running = self._running.get(name)
-            if running is None:
-                return
-            with self._sessions() as session:
-                record = session.get(DeploymentRecord, name)
-            if record is None or record.desired != "running":
-                return
-            spec = DeploymentSpec.from_dict(record.spec)
-            now = time.monotonic()
-            if self._alive(running):
-                if now - running.last_health >= 1.0:
-                    running.last_health = now
-                    status = "healthy" if self._healthy(spec, name) else "unhealthy"
-                    if status != record.status and record.status != "starting":
-                        self._set(name, status=status)
-                return
-            if now < running.next_try:
-                return
-            if running.failures >= GIVE_UP_AFTER:
-                tail = " | ".join(self.logs(name, 3)["lines"])
-                self._set(name, status="failed", reason=f"crashed {running.failures} times in a row; last log: {tail}")
-                self._running.pop(name, None)
-                return
-            self._event("deployment.crash", name, f"process {running.pid} died; restarting")
-            process = self._launch(name, spec, record.token)
-            fresh = Running(process.pid, process, failures=running.failures + 1)
-            fresh.next_try = now + BACKOFF_S[min(fresh.failures, len(BACKOFF_S) - 1)]
-            self._running[name] = fresh
-            self._set(name, pid=process.pid, status="starting", restarts=record.restarts + 1)
+        lock = self._lock(name)
+        if not lock.acquire(blocking=False):
+            return  # being started, swapped or stopped right now: that action watches it
         try:
-            self._wait_healthy(name, spec, fresh, START_TIMEOUT_S)
-            fresh.failures = 0
+            fresh = self._check_locked(name)
+        finally:
+            lock.release()
+        if fresh is None:
+            return
+        name, spec, running = fresh
+        try:
+            self._wait_healthy(name, spec, running, START_TIMEOUT_S)
+            running.failures = 0
             self._set(name, status="healthy", reason=None)
         except MLOpsError as exc:
             self._set(name, status="unhealthy", reason=exc.message)
+
+    def _check_locked(self, name: str) -> tuple[str, DeploymentSpec, Running] | None:
+        """Health of a live deployment; a relaunch of a dead one (returned, to be waited for unlocked)."""
+        running = self._running.get(name)
+        if running is None:
+            return None
+        with self._sessions() as session:
+            record = session.get(DeploymentRecord, name)
+        if record is None or record.desired != "running":
+            return None
+        spec = DeploymentSpec.from_dict(record.spec)
+        now = time.monotonic()
+        if self._alive(running):
+            if now - running.last_health >= 1.0:
+                running.last_health = now
+                status = "healthy" if self._healthy(spec, name) else "unhealthy"
+                if status != record.status and record.status != "starting":
+                    self._set(name, status=status)
+            return None
+        if now < running.next_try:
+            return None
+        if running.failures >= GIVE_UP_AFTER:
+            tail = " | ".join(self.logs(name, 3)["lines"])
+            self._set(name, status="failed", reason=f"crashed {running.failures} times in a row; last log: {tail}")
+            self._running.pop(name, None)
+            return None
+        self._event("deployment.crash", name, f"process {running.pid} died; restarting")
+        process = self._launch(name, spec, record.token)
+        fresh = Running(process.pid, process, failures=running.failures + 1)
+        fresh.next_try = now + BACKOFF_S[min(fresh.failures, len(BACKOFF_S) - 1)]
+        self._running[name] = fresh
+        self._set(name, pid=process.pid, status="starting", restarts=record.restarts + 1)
+        return name, spec, fresh
 
     def close(self) -> None:
         """Controller shutdown: deployments keep running (the next controller adopts them)."""

@@ -7,6 +7,7 @@ import { MlflowUiLauncher } from '../mlflow';
 import { DataFrameListing } from '../notebook';
 import { ClusterSection, IClusterDefaults } from './ClusterSection';
 import { DataSection } from './DataSection';
+import { DeploymentsSection } from './DeploymentsSection';
 import { ExperimentsSection } from './ExperimentsSection';
 import { EmptyState, Section } from './Section';
 
@@ -24,20 +25,19 @@ export interface IPanelOptions {
 }
 
 /** The stages still to come say what will appear, and show nothing they do not have. */
-const COMING: { title: string; text: string }[] = [
-  {
-    title: 'Jobs',
-    text: 'Notebooks turned into scheduled or triggered jobs (%job) will be listed here. Jobs are not built yet in this release.'
-  },
-  {
-    title: 'Deployments',
-    text: 'Models served on port 8000 (%deploy) will be listed here. Serving is not built yet in this release.'
-  },
-  {
-    title: 'Monitoring',
-    text: 'Drift and performance of deployments (%monitor) will be shown here. Monitoring is not built yet in this release.'
-  }
-];
+const COMING = {
+  Jobs: 'Notebooks turned into scheduled or triggered jobs (%job) will be listed here. Jobs are not built yet in this release.',
+  Monitoring:
+    'Drift and performance of deployments (%monitor) will be shown here. Monitoring is not built yet in this release.'
+};
+
+function Coming(props: { title: keyof typeof COMING }): JSX.Element {
+  return (
+    <Section title={props.title} badge="not built yet" initiallyOpen={false}>
+      <EmptyState>{COMING[props.title]}</EmptyState>
+    </Section>
+  );
+}
 
 export class MLOpsPanel extends ReactWidget {
   constructor(private readonly options: IPanelOptions) {
@@ -77,11 +77,9 @@ export class MLOpsPanel extends ReactWidget {
           pollInterval={this.options.defaults.pollInterval}
           mlflowUi={this.options.mlflowUi}
         />
-        {COMING.map(stage => (
-          <Section key={stage.title} title={stage.title} badge="not built yet" initiallyOpen={false}>
-            <EmptyState>{stage.text}</EmptyState>
-          </Section>
-        ))}
+        <Coming title="Jobs" />
+        <DeploymentsSection api={this.options.api} pollInterval={this.options.defaults.pollInterval} />
+        <Coming title="Monitoring" />
       </>
     );
   }

@@ -16,6 +16,7 @@ const CLUSTER_URL = '/mlops/api/clusters/default';
 const PROFILES_URL = '/mlops/api/profiles';
 const EXPERIMENTS_URL = '/mlops/api/experiments';
 const MODELS_URL = '/mlops/api/models';
+const DEPLOYMENTS_URL = '/mlops/api/deployments';
 // Cluster start on a 2-core box takes a few seconds; leave plenty of room for a slow CI runner.
 const CLUSTER_TIMEOUT = 90 * 1000;
 // Written only on request (UPDATE_README_SCREENSHOT=1), never by CI.
@@ -41,6 +42,11 @@ function dataSection(panel: Locator): Locator {
 /** The panel's Experiments section: runs, models and the MLflow UI button (collapsed at first). */
 function experimentsSection(panel: Locator): Locator {
   return panel.locator('section[data-section="Experiments"]');
+}
+
+/** The panel's Deployments section: what %deploy serves, with a test request, logs, rollback and stop. */
+function deploymentsSection(panel: Locator): Locator {
+  return panel.locator('section[data-section="Deployments"]');
 }
 
 async function snapshot(panel: Locator, testInfo: TestInfo, name: string): Promise<string> {
@@ -84,7 +90,7 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
     await expect(panel.getByRole('button', { name: title, exact: false }).first()).toBeVisible();
     await expect(panel.locator(`section[data-section="${title}"]`)).toBeVisible();
   }
-  for (const title of SECTIONS.slice(3)) {
+  for (const title of ['Jobs', 'Monitoring']) {
     await expect(panel.locator(`section[data-section="${title}"] .mlops-Section-badge`)).toHaveText(
       'not built yet'
     );
@@ -123,6 +129,17 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
     await expect(experiments.locator('.mlops-Empty').first()).toContainText('No runs yet: run %%train in a notebook');
     await expect(experiments.locator('.mlops-Models')).toHaveCount(0);
   }
+
+  // The Deployments section is collapsed; open, it says what it has (nothing in a fresh workspace).
+  const deployments = deploymentsSection(panel);
+  const served = (await (await page.request.get(DEPLOYMENTS_URL)).json()) as unknown[];
+  await expect(deployments.locator('.mlops-Section-badge')).toHaveText(served.length ? /^\d+ deployments?/ : 'none');
+  await deployments.getByRole('button', { name: /^Deployments/ }).click();
+  if (served.length === 0) {
+    await expect(deployments.locator('.mlops-Empty')).toHaveText('No deployments: run %deploy MODEL in a notebook.');
+  }
+  await deployments.getByRole('button', { name: /^Deployments/ }).click();
+  await expect(panel.locator('#mlops-section-deployments')).toHaveCount(0);
 
   // A collapsed section opens on click and shows its empty state.
   await panel.getByRole('button', { name: /^Jobs/ }).click();
@@ -641,4 +658,159 @@ test('"MLOps: Open MLflow UI" starts the MLflow UI and opens it in a tab', async
   await button.click();
   await expect(page.locator('.mlops-MlflowTab:not(.lm-mod-hidden)')).toBeVisible();
   await expect(tab).toHaveCount(1);
+});
+
+// Deployments: a model trained in the notebook, served with %deploy on a port of its own.
+const DEPLOY_NAME = 'cancer';
+// Not 8000 (the default) nor another common one: the test's deployment must not meet a server already there.
+const DEPLOY_PORT = 18123;
+const DEPLOY_DATA = `from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+print(X.shape)`;
+const DEPLOY_TRAIN = `%%train --data X,y --model cancer
+model = LogisticRegression(max_iter=5000).fit(X, y)`;
+// Starting a deployment loads the model in a fresh process: seconds, more on a busy box.
+const DEPLOY_TIMEOUT = 150 * 1000;
+
+interface IDeploymentJson {
+  name: string;
+  status: string;
+  version: string | null;
+  model_uri: string | null;
+  previous_model: string | null;
+}
+
+test.describe('Deployments', () => {
+  // Stop the test's deployment whatever happened, so no scoring server outlives the test.
+  test.afterEach(async ({ page }) => {
+    await page.request.delete(`${DEPLOYMENTS_URL}/${DEPLOY_NAME}`, { timeout: DEPLOY_TIMEOUT }).catch(() => undefined);
+  });
+
+  test('%deploy serves a model: the section lists it, sends a test request, shows logs, rolls back and stops', async ({
+    page
+  }, testInfo) => {
+    test.setTimeout(360 * 1000);
+    await page.notebook.createNew();
+    await idleKernel(page);
+    await runInNewCell(page, '%load_ext mlops_magics');
+    await expect(await runInNewCell(page, DEPLOY_DATA)).toContainText('(569, 30)');
+    const trained = await runInNewCell(page, DEPLOY_TRAIN);
+    await expect(trained.locator('.mlops-train')).toContainText('LogisticRegression');
+    const short = /run ([0-9a-f]{8}) in experiment/.exec((await trained.locator('.mlops-train').textContent()) ?? '')?.[1];
+    expect(short, 'no run id in the %%train output').toBeTruthy();
+
+    // The model is registered in the background: deploy once this run's version is the challenger.
+    let version = '';
+    await expect
+      .poll(
+        async () => {
+          const models = (await (await page.request.get(MODELS_URL)).json()) as IModelJson[];
+          const found = models
+            .find(m => m.name === 'cancer')
+            ?.versions.find(v => v.run_id.startsWith(short!) && v.aliases.includes('challenger'));
+          version = found?.version ?? '';
+          return version;
+        },
+        { timeout: TRACKING_TIMEOUT }
+      )
+      .not.toBe('');
+
+    const deployed = await runInNewCell(page, `%deploy cancer@challenger --name ${DEPLOY_NAME} --port ${DEPLOY_PORT}`);
+    await expect(deployed).toContainText(`deployment '${DEPLOY_NAME}': healthy`, { timeout: DEPLOY_TIMEOUT });
+
+    // Room for the whole section in the pictures: a taller window, and the sections above it collapsed.
+    await page.setViewportSize({ width: 1280, height: 1100 });
+    const panel = await openPanel(page);
+    await clusterSection(panel).getByRole('button', { name: /^Cluster/ }).click();
+    await dataSection(panel).getByRole('button', { name: /^Data/ }).click();
+    const section = deploymentsSection(panel);
+    await section.getByRole('button', { name: /^Deployments/ }).click();
+    await expect(section.locator('.mlops-Section-badge')).toHaveText(/^\d+ deployments?$/);
+    const item = section.locator(`li.mlops-Deployment[data-deployment="${DEPLOY_NAME}"]`);
+    await expect(item.getByTestId('deployment-status')).toHaveText('healthy');
+    await expect(item.locator('.mlops-Deployment-model')).toHaveText(`cancer@challenger v${version}`);
+    await expect(item.getByTestId('deployment-restarts')).toHaveText('no restarts');
+    const link = item.locator('a.mlops-Deployment-url');
+    await expect(link).toHaveAttribute('href', `http://127.0.0.1:${DEPLOY_PORT}/docs`);
+    const docs = await page.request.get((await link.getAttribute('href'))!);
+    expect(docs.status()).toBe(200);
+
+    // The detail: a test request prefilled with one record of the model's 30 columns, all zeros.
+    await item.locator('.mlops-Deployment-toggle').click();
+    await expect(item.locator('.mlops-Deployment-toggle')).toHaveAttribute('aria-expanded', 'true');
+    const body = item.getByLabel('Test request');
+    await expect(body).toHaveValue(/"mean radius": 0/);
+    const prefilled = JSON.parse(await body.inputValue()) as { dataframe_records: Record<string, number>[] };
+    expect(prefilled.dataframe_records).toHaveLength(1);
+    expect(Object.keys(prefilled.dataframe_records[0])).toHaveLength(30);
+    expect(Object.values(prefilled.dataframe_records[0]).every(v => v === 0)).toBe(true);
+
+    // Send: through the lab's proxy to the deployment, which answers its predictions.
+    await item.getByRole('button', { name: 'Send', exact: true }).click();
+    const answer = item.getByTestId('deployment-answer');
+    await expect(answer).toContainText('HTTP 200');
+    await expect(answer.locator('.mlops-Answer-body')).toHaveText(/^\{"predictions":\[[01]\]\}$/);
+
+    // A wrong request: the deployment's JSON error is shown as it came.
+    await body.fill('{"dataframe_records": [{"mean radius": 1}]}');
+    await item.getByRole('button', { name: 'Send', exact: true }).click();
+    await expect(answer).toContainText('HTTP 422');
+    await expect(answer.locator('.mlops-Answer-body')).toContainText('"error_code": "invalid_input"');
+    await expect(answer.locator('.mlops-Answer-body')).toContainText('"missing"');
+    // "reset" puts the example back.
+    await item.getByRole('button', { name: 'reset' }).click();
+    await expect(body).toHaveValue(/"mean radius": 0/);
+    await item.getByRole('button', { name: 'Send', exact: true }).click();
+    await expect(answer.locator('.mlops-Answer-body')).toHaveText(/^\{"predictions":\[[01]\]\}$/);
+
+    // Logs: the tail of the deployment's log.
+    await item.getByRole('button', { name: 'Logs', exact: true }).click();
+    const logs = item.getByTestId('deployment-logs');
+    await expect(logs.locator('.mlops-Logs-line').first()).toBeVisible();
+    await expect(logs).toContainText('Application startup complete');
+    await expect(item.getByRole('button', { name: 'Rollback' })).toHaveCount(0);
+    await snapshot(section, testInfo, 'deployments-light.png');
+
+    await page.theme.setDarkTheme();
+    const darkPanel = await openPanel(page);
+    const darkItem = deploymentsSection(darkPanel).locator(`li.mlops-Deployment[data-deployment="${DEPLOY_NAME}"]`);
+    await expect(darkItem.getByTestId('deployment-answer')).toBeVisible();
+    await darkPanel.locator('.mlops-Panel-header').hover();
+    await snapshot(deploymentsSection(darkPanel), testInfo, 'deployments-dark.png');
+    await page.theme.setLightTheme();
+
+    // A swap to version 1 (%deploy again, same name and port) leaves a model to roll back to.
+    const swapped = await runInNewCell(page, `%deploy cancer/1 --name ${DEPLOY_NAME} --port ${DEPLOY_PORT}`);
+    await expect(swapped).toContainText(`deployment '${DEPLOY_NAME}': healthy`, { timeout: DEPLOY_TIMEOUT });
+    await expect(item.locator('.mlops-Deployment-model')).toHaveText('cancer/1 v1');
+    const rollback = item.getByRole('button', { name: 'Rollback' });
+    await expect(rollback).toBeVisible();
+    await snapshot(section, testInfo, 'deployments-swapped-light.png');
+    await rollback.click();
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText(`Roll ${DEPLOY_NAME} back?`);
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await expect(item.locator('.mlops-Deployment-model')).toHaveText(`cancer@challenger v${version}`, {
+      timeout: DEPLOY_TIMEOUT
+    });
+    const back = (await (await page.request.get(`${DEPLOYMENTS_URL}/${DEPLOY_NAME}`)).json()) as IDeploymentJson;
+    expect(back).toMatchObject({ status: 'healthy', version, model_uri: 'models:/cancer@challenger' });
+
+    // Stop asks first; cancelled, nothing happens.
+    const stop = item.getByRole('button', { name: 'Stop', exact: true });
+    await stop.click();
+    await expect(dialog).toContainText(`Stop ${DEPLOY_NAME}?`);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(item.getByTestId('deployment-status')).toHaveText('healthy');
+    // Confirmed, the deployment stops and leaves the list.
+    await stop.click();
+    await dialog.getByRole('button', { name: 'Stop' }).click();
+    await expect(item).toHaveCount(0, { timeout: DEPLOY_TIMEOUT });
+    const stopped = (await (await page.request.get(`${DEPLOYMENTS_URL}/${DEPLOY_NAME}`)).json()) as IDeploymentJson;
+    expect(stopped.status).toBe('stopped');
+    const listed = (await (await page.request.get(DEPLOYMENTS_URL)).json()) as IDeploymentJson[];
+    expect(listed.map(d => d.name)).not.toContain(DEPLOY_NAME);
+  });
 });

@@ -39,8 +39,8 @@ pytest: setup
 ui-test: setup $(STAMP)/chromium $(STAMP)/ui-tests
 	rm -rf $(UI_HOME)
 	cd ui-tests && MLOPS_HOME=$(UI_HOME) jlpm playwright test; status=$$?; \
-	  MLOPS_HOME=$(UI_HOME) ../$(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; \
-	  pkill -f "mlops_magics.serving.*$(UI_HOME)" || true; exit $$status
+	  MLOPS_HOME=$(UI_HOME) ../$(PY) -m mlops_magics.cli deploy stop --all >/dev/null 2>&1; \
+	  MLOPS_HOME=$(UI_HOME) ../$(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; exit $$status
 
 # A wheel built here, installed into a fresh venv without node on PATH, gives panel, server extension and magics.
 wheel-check: setup

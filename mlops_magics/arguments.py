@@ -168,6 +168,7 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--command", help="serve your own HTTP app: a shell command that listens on $PORT")
     parser.add_argument("--app", help="serve your own ASGI app: MODULE:ATTRIBUTE, run with uvicorn")
     parser.add_argument("--lines", type=int, default=40, help="lines of `logs` (default 40)")
+    parser.add_argument("--all", action="store_true", help="with stop: stop every deployment of the workspace")
 
 
 def deploy_parser(prog: str) -> Parser:

@@ -28,6 +28,9 @@ def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str
         if action == "status":
             views = [controller.deployment(rest[0])] if rest else controller.deployments()
             return action, [summarize(v) for v in views] or ["no deployments; start one with %deploy MODEL"], None
+        if action == "stop" and args.all:
+            views = [controller.stop_deployment(v["name"]) for v in controller.deployments()]
+            return action, [summarize(v) for v in views] or ["no deployments to stop"], None
         if not rest:
             raise InvalidInput(f"{action} needs the deployment's name: {action} NAME")
         name = check_name(rest[0])

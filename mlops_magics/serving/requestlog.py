@@ -7,6 +7,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,18 @@ FLUSH_SECONDS = 2.0
 FLUSH_ROWS = 20_000
 
 
-class SegmentWriter:
-    """Rows appended from the server's loop; a thread writes them as ``<kind>-<time>-<n>.parquet``."""
+Build = Callable[[list[Any]], pd.DataFrame]
 
-    def __init__(self, folder: Path, kind: str) -> None:
+
+class SegmentWriter:
+    """Items appended from the server's loop (cheap: a tuple); a thread turns them into a table and writes it as
+    ``<kind>-<time>-<n>.parquet``."""
+
+    def __init__(self, folder: Path, kind: str, build: Build) -> None:
         self.folder = folder
         self.kind = kind
-        self._frames: list[pd.DataFrame] = []
+        self._build = build
+        self._frames: list[Any] = []
         self._rows = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -31,10 +37,10 @@ class SegmentWriter:
         self._thread = threading.Thread(target=self._run, name=f"{kind}-log", daemon=True)
         self._thread.start()
 
-    def append(self, frame: pd.DataFrame) -> None:
+    def append(self, item: Any, rows: int) -> None:
         with self._lock:
-            self._frames.append(frame)
-            self._rows += len(frame)
+            self._frames.append(item)
+            self._rows += rows
         if self._rows >= FLUSH_ROWS:
             self._wake.set()
 
@@ -51,7 +57,7 @@ class SegmentWriter:
             return None
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{self.kind}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}.parquet"
-        table = pd.concat(frames, ignore_index=True)
+        table = self._build(frames)
         tmp = path.with_suffix(".tmp")
         table.to_parquet(tmp, index=False)
         tmp.replace(path)  # readers never see half a segment
@@ -64,35 +70,47 @@ class SegmentWriter:
         self.flush()
 
 
-class RequestLog:
-    def __init__(self, folder: Path, rate: float) -> None:
-        self.rate = rate
-        self.requests = SegmentWriter(folder, "requests") if rate > 0 else None
-        self.feedback = SegmentWriter(folder, "feedback")
-
-    def record(self, request_id: str, frame: pd.DataFrame, predictions: np.ndarray, latency_ms: float, status: int) -> None:
-        if self.requests is None or (self.rate < 1 and random.random() >= self.rate):
-            return
-        logged = frame.copy()
-        logged.columns = [f"input.{c}" for c in logged.columns]
+def _requests_table(items: list[tuple[str, pd.DataFrame, np.ndarray, float, int, float]]) -> pd.DataFrame:
+    """The logged requests as one table, built in the writer thread (never on the request path)."""
+    frames = []
+    for request_id, frame, predictions, latency_ms, status, at in items:
+        logged = frame.add_prefix("input.")
         logged.insert(0, "row", np.arange(len(logged)))
         logged.insert(0, "request_id", request_id)
         logged["prediction"] = predictions if predictions.ndim == 1 else list(predictions)
         logged["latency_ms"] = latency_ms
         logged["status"] = status
-        logged["time"] = pd.Timestamp.now(tz="UTC")
-        self.requests.append(logged)
+        logged["time"] = pd.Timestamp(at, unit="s", tz="UTC")
+        frames.append(logged)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _feedback_table(items: list[list[dict[str, Any]]]) -> pd.DataFrame:
+    flat = [(i, at) for batch, at in items for i in batch]
+    return pd.DataFrame(
+        {
+            "request_id": [str(i["request_id"]) for i, _ in flat],
+            "row": [int(i.get("row", 0)) for i, _ in flat],
+            "label": [i["label"] for i, _ in flat],
+            "time": [pd.Timestamp(at, unit="s", tz="UTC") for _, at in flat],
+        }
+    )
+
+
+class RequestLog:
+    def __init__(self, folder: Path, rate: float) -> None:
+        self.rate = rate
+        self.requests = SegmentWriter(folder, "requests", _requests_table) if rate > 0 else None
+        self.feedback = SegmentWriter(folder, "feedback", _feedback_table)
+
+    def record(self, request_id: str, frame: pd.DataFrame, predictions: np.ndarray, latency_ms: float, status: int) -> None:
+        if self.requests is None or (self.rate < 1 and random.random() >= self.rate):
+            return
+        # The frame is not changed after the request; keeping a reference is enough.
+        self.requests.append((request_id, frame, predictions, latency_ms, status, time.time()), len(frame))
 
     def record_feedback(self, items: list[dict[str, Any]]) -> None:
-        frame = pd.DataFrame(
-            {
-                "request_id": [str(i["request_id"]) for i in items],
-                "row": [int(i.get("row", 0)) for i in items],
-                "label": [i["label"] for i in items],
-                "time": pd.Timestamp.now(tz="UTC"),
-            }
-        )
-        self.feedback.append(frame)
+        self.feedback.append((items, time.time()), len(items))
 
     def close(self) -> None:
         if self.requests is not None:

@@ -71,18 +71,27 @@ class SegmentWriter:
 
 
 def _requests_table(items: list[tuple[str, pd.DataFrame, np.ndarray, float, int, float]]) -> pd.DataFrame:
-    """The logged requests as one table, built in the writer thread (never on the request path)."""
-    frames = []
-    for request_id, frame, predictions, latency_ms, status, at in items:
-        logged = frame.add_prefix("input.")
-        logged.insert(0, "row", np.arange(len(logged)))
-        logged.insert(0, "request_id", request_id)
-        logged["prediction"] = predictions if predictions.ndim == 1 else list(predictions)
-        logged["latency_ms"] = latency_ms
-        logged["status"] = status
-        logged["time"] = pd.Timestamp(at, unit="s", tz="UTC")
-        frames.append(logged)
-    return pd.concat(frames, ignore_index=True)
+    """The logged requests as one table, built in the writer thread (never on the request path).
+
+    Inputs are stacked as arrays, not concatenated as thousands of small frames: the event loop shares the
+    interpreter with this thread, so the build must be short.
+    """
+    columns = list(items[0][1].columns)
+    same = all(list(frame.columns) == columns for _, frame, *_ in items)
+    if same:
+        inputs = pd.DataFrame(np.concatenate([frame.to_numpy() for _, frame, *_ in items]), columns=columns)
+    else:
+        inputs = pd.concat([frame for _, frame, *_ in items], ignore_index=True)
+    sizes = [len(frame) for _, frame, *_ in items]
+    table = inputs.add_prefix("input.")
+    table.insert(0, "row", np.concatenate([np.arange(n) for n in sizes]))
+    table.insert(0, "request_id", np.repeat([item[0] for item in items], sizes))
+    predictions = np.concatenate([np.asarray(item[2]).reshape(len(item[1]), -1) for item in items])
+    table["prediction"] = predictions[:, 0] if predictions.shape[1] == 1 else list(predictions)
+    table["latency_ms"] = np.repeat([item[3] for item in items], sizes)
+    table["status"] = np.repeat([item[4] for item in items], sizes)
+    table["time"] = pd.to_datetime(np.repeat([item[5] for item in items], sizes), unit="s", utc=True)
+    return table
 
 
 def _feedback_table(items: list[list[dict[str, Any]]]) -> pd.DataFrame:

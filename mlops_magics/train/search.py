@@ -55,12 +55,12 @@ def run_search(
         search = GridSearchCV(base, space, cv=cv, n_jobs=-1, refit=True)
     else:
         search = RandomizedSearchCV(base, space, n_iter=trials or 10, cv=cv, n_jobs=-1, refit=True, random_state=seed)
-    with _backend():
+    with _backend(x, y):
         search.fit(x, y)
     return search
 
 
-def _backend() -> contextlib.AbstractContextManager[Any]:
+def _backend(x: Any, y: Any) -> contextlib.AbstractContextManager[Any]:
     try:
         from distributed import default_client
 
@@ -69,4 +69,5 @@ def _backend() -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
     import joblib
 
-    return joblib.parallel_backend("dask")
+    # The data goes to the workers once, not with every trial.
+    return joblib.parallel_backend("dask", scatter=[x, y])

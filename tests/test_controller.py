@@ -120,3 +120,14 @@ def test_signals_stop_the_controller_cleanly(controller: Controller, workspace: 
     os.kill(pid, signum)
     _wait_dead(pid)
     assert not workspace.controller_info.exists()
+
+
+def test_controller_stops_when_its_workspace_is_removed(controller: Controller, workspace: Workspace) -> None:
+    """Deleting the workspace under a running controller must not let a second one run beside it."""
+    import shutil
+
+    pid = controller.status()["pid"]
+    shutil.rmtree(workspace.home)
+    _wait_dead(pid, timeout=15)
+    assert controller.status()["pid"] != pid
+    assert len(_controller_processes(workspace)) == 1

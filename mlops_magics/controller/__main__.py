@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -93,6 +94,16 @@ def run(workspace: Workspace) -> int:
         ControllerInfo(os.getpid(), sock.getsockname()[1], token, started_at, __version__),
     )
     log.info("controller pid %s serving on 127.0.0.1:%s for %s", os.getpid(), sock.getsockname()[1], workspace.home)
+
+    def watch_lock() -> None:
+        while server is not None and not server.should_exit:
+            if not lock.still_ours():
+                log.warning("the workspace's lock file is gone (workspace removed?); stopping")
+                request_shutdown()
+                return
+            time.sleep(2)
+
+    threading.Thread(target=watch_lock, name="watch-lock", daemon=True).start()
     threading.Thread(target=supervisor.restore, name="restore-clusters", daemon=True).start()
     threading.Thread(target=deployments.restore, name="restore-deployments", daemon=True).start()
     try:

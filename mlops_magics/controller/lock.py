@@ -15,6 +15,7 @@ class ControllerLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._inode: int | None = None
 
     def acquire(self) -> bool:
         """Take the lock without waiting; False when a live controller holds it."""
@@ -27,7 +28,16 @@ class ControllerLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        self._inode = os.fstat(fd).st_ino
         return True
+
+    def still_ours(self) -> bool:
+        """False once the lock file was deleted or replaced (the workspace removed under us): another controller
+        could then take a new lock, so this one must go."""
+        try:
+            return self._fd is not None and os.stat(self.path).st_ino == self._inode
+        except FileNotFoundError:
+            return False
 
     def is_held_elsewhere(self) -> bool:
         if not self.path.exists():

@@ -1,9 +1,9 @@
-import React, { useEffect, useState } from 'react';
+import React, { useState } from 'react';
 
-import { Poll } from '@lumino/polling';
 
 import { ICluster, MLOpsApi, MLOpsApiError } from '../api';
 import { Section } from './Section';
+import { usePoll } from './usePoll';
 
 export interface IClusterDefaults {
   workers: number;
@@ -47,21 +47,12 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
     props.onClusterChanged(next);
   };
 
-  // Poll while visible; failures back off (doubling) up to 30 s, as dask-labextension does.
-  useEffect(() => {
-    const poll = new Poll<void, unknown, 'stopped'>({
-      factory: async () => {
-        const clusters = await api.clusters();
-        const current = clusters.find(c => c.name === CLUSTER_NAME) ?? null;
-        show(current && current.status !== 'stopped' ? current : null);
-        setLoaded(true);
-      },
-      frequency: { interval: defaults.pollInterval, backoff: true, max: 30 * 1000 },
-      standby: 'when-hidden',
-      name: 'mlops:clusters'
-    });
-    return () => poll.dispose();
-  }, [api, defaults.pollInterval]);
+  usePoll('mlops:clusters', defaults.pollInterval, async () => {
+    const clusters = await api.clusters();
+    const current = clusters.find(c => c.name === CLUSTER_NAME) ?? null;
+    show(current && current.status !== 'stopped' ? current : null);
+    setLoaded(true);
+  }, [api]);
 
   const act = async (label: string, action: () => Promise<ICluster>): Promise<void> => {
     setBusy(label);

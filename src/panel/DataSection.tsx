@@ -1,11 +1,11 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
 import { Time } from '@jupyterlab/coreutils';
-import { Poll } from '@lumino/polling';
 
 import { IProfileSummary, MLOpsApi, MLOpsApiError, ProfileReportKind } from '../api';
 import { DataFrameListing, IDataFrameInfo } from '../notebook';
 import { EmptyState, Section } from './Section';
+import { usePoll } from './usePoll';
 
 export interface IDataSectionProps {
   api: MLOpsApi;
@@ -171,31 +171,17 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [picker, setPicker] = useState<Picker>({ state: 'closed' });
   const [running, setRunning] = useState<string | null>(null);
-  const poll = useRef<Poll<void, unknown, 'stopped'> | null>(null);
 
-  // Poll while visible; failures back off (doubling) up to 30 s, as the Cluster section does.
-  useEffect(() => {
-    const next = new Poll<void, unknown, 'stopped'>({
-      factory: async () => {
-        try {
-          setProfiles(await api.profiles());
-          setError(null);
-          setLoaded(true);
-        } catch (e) {
-          setError(`The profiles could not be listed: ${message(e)}`);
-          throw e;
-        }
-      },
-      frequency: { interval: pollInterval, backoff: true, max: 30 * 1000 },
-      standby: 'when-hidden',
-      name: 'mlops:profiles'
-    });
-    poll.current = next;
-    return () => {
-      poll.current = null;
-      next.dispose();
-    };
-  }, [api, pollInterval]);
+  const poll = usePoll('mlops:profiles', pollInterval, async () => {
+    try {
+      setProfiles(await api.profiles());
+      setError(null);
+      setLoaded(true);
+    } catch (e) {
+      setError(`The profiles could not be listed: ${message(e)}`);
+      throw e;
+    }
+  }, [api]);
 
   const listFrames = async (): Promise<void> => {
     setPicker({ state: 'asking' });

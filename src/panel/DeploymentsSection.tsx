@@ -3,7 +3,6 @@ import React, { useEffect, useRef, useState } from 'react';
 import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
 import { Time } from '@jupyterlab/coreutils';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
 
 import { IDeployment, MLOpsApi, MLOpsApiError } from '../api';
 import {
@@ -16,6 +15,7 @@ import {
   ScoringClient
 } from '../scoring';
 import { EmptyState, Section } from './Section';
+import { usePoll } from './usePoll';
 
 export interface IDeploymentsSectionProps {
   api: MLOpsApi;
@@ -457,33 +457,21 @@ export function DeploymentsSection(props: IDeploymentsSectionProps): JSX.Element
   const [deployments, setDeployments] = useState<IDeployment[]>([]);
   const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const poll = useRef<Poll<void, unknown, 'stopped'> | null>(null);
   const scoring = useRef(new ScoringClient(api.serverSettings));
 
-  // Poll while visible; failures back off (doubling) up to 30 s, as the other sections do.
   useEffect(() => {
     scoring.current = new ScoringClient(api.serverSettings);
-    const next = new Poll<void, unknown, 'stopped'>({
-      factory: async () => {
-        try {
-          setDeployments(await api.deployments());
-          setError(null);
-          setLoaded(true);
-        } catch (e) {
-          setError(`The deployments could not be listed: ${message(e)}`);
-          throw e;
-        }
-      },
-      frequency: { interval: pollInterval, backoff: true, max: 30 * 1000 },
-      standby: 'when-hidden',
-      name: 'mlops:deployments'
-    });
-    poll.current = next;
-    return () => {
-      poll.current = null;
-      next.dispose();
-    };
-  }, [api, pollInterval]);
+  }, [api]);
+  const poll = usePoll('mlops:deployments', pollInterval, async () => {
+    try {
+      setDeployments(await api.deployments());
+      setError(null);
+      setLoaded(true);
+    } catch (e) {
+      setError(`The deployments could not be listed: ${message(e)}`);
+      throw e;
+    }
+  }, [api]);
 
   const refresh = (): void => {
     void poll.current?.refresh();

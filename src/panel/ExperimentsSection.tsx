@@ -1,11 +1,11 @@
 import React, { useEffect, useRef, useState } from 'react';
 
 import { Time } from '@jupyterlab/coreutils';
-import { Poll } from '@lumino/polling';
 
 import { IExperiment, IMlflowUi, IRegisteredModel, IRun, MLOpsApi, MLOpsApiError } from '../api';
 import { MlflowUiLauncher, MlflowUiState } from '../mlflow';
 import { EmptyState, Section } from './Section';
+import { usePoll } from './usePoll';
 
 export interface IExperimentsSectionProps {
   api: MLOpsApi;
@@ -610,58 +610,45 @@ export function ExperimentsSection(props: IExperimentsSectionProps): JSX.Element
   const [picked, setPicked] = useState<IRun[]>([]);
   const [comparison, setComparison] = useState<Comparison>({ state: 'closed' });
   const [ui, setUi] = useState<MlflowUiState>(mlflowUi.state);
-  const poll = useRef<Poll<void, unknown, 'stopped'> | null>(null);
   const selectedRef = useRef<string | null>(null);
   const pickedByUser = useRef(false);
   const open = useRef(false);
 
   useEffect(() => mlflowUi.subscribe(setUi), [mlflowUi]);
 
-  // Poll while visible; failures back off (doubling) up to 30 s, as the other sections do. A closed section
-  // only counts the experiments (for its badge); an open one also lists the runs, the models and the MLflow UI.
-  useEffect(() => {
-    const next = new Poll<void, unknown, 'stopped'>({
-      factory: async () => {
-        try {
-          const found = await api.experiments();
-          setExperiments(found);
-          setLoaded(true);
-          const chosen = chooseExperiment(found, selectedRef.current, pickedByUser.current);
-          if (chosen !== selectedRef.current) {
-            selectedRef.current = chosen;
-            setSelected(chosen);
-          }
-          if (open.current) {
-            const [listed, registered, status] = await Promise.all([
-              chosen ? api.experimentRuns(chosen) : Promise.resolve([]),
-              api.models(),
-              api.mlflowUi().catch((): IMlflowUi | null => null)
-            ]);
-            // The pick may have changed while the runs were asked for: keep them only for theirs.
-            if (chosen && chosen === selectedRef.current) {
-              setRuns({ experiment: chosen, runs: listed });
-            }
-            setModels(registered);
-            if (status) {
-              mlflowUi.observe(status);
-            }
-          }
-          setError(null);
-        } catch (e) {
-          setError(`The experiments could not be listed: ${message(e)}`);
-          throw e;
+  // A closed section only counts the experiments (for its badge); an open one also lists the runs, the
+  // models and the MLflow UI.
+  const poll = usePoll('mlops:experiments', pollInterval, async () => {
+    try {
+      const found = await api.experiments();
+      setExperiments(found);
+      setLoaded(true);
+      const chosen = chooseExperiment(found, selectedRef.current, pickedByUser.current);
+      if (chosen !== selectedRef.current) {
+        selectedRef.current = chosen;
+        setSelected(chosen);
+      }
+      if (open.current) {
+        const [listed, registered, status] = await Promise.all([
+          chosen ? api.experimentRuns(chosen) : Promise.resolve([]),
+          api.models(),
+          api.mlflowUi().catch((): IMlflowUi | null => null)
+        ]);
+        // The pick may have changed while the runs were asked for: keep them only for theirs.
+        if (chosen && chosen === selectedRef.current) {
+          setRuns({ experiment: chosen, runs: listed });
         }
-      },
-      frequency: { interval: pollInterval, backoff: true, max: 30 * 1000 },
-      standby: 'when-hidden',
-      name: 'mlops:experiments'
-    });
-    poll.current = next;
-    return () => {
-      poll.current = null;
-      next.dispose();
-    };
-  }, [api, pollInterval, mlflowUi]);
+        setModels(registered);
+        if (status) {
+          mlflowUi.observe(status);
+        }
+      }
+      setError(null);
+    } catch (e) {
+      setError(`The experiments could not be listed: ${message(e)}`);
+      throw e;
+    }
+  }, [api, mlflowUi]);
 
   const onToggle = (isOpen: boolean): void => {
     const opened = isOpen && !open.current;

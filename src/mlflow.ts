@@ -5,8 +5,9 @@
 import { IFrame, MainAreaWidget } from '@jupyterlab/apputils';
 import { launchIcon, refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
-import { IMlflowUi, MLOpsApi, MLOpsApiError } from './api';
+import { IMlflowUi, MLOpsApi } from './api';
 import { mlopsIcon } from './icon';
+import { message } from './format';
 
 export const MLFLOW_TAB_ID = 'mlops-mlflow-ui';
 
@@ -30,13 +31,6 @@ export type MlflowUiState =
   | { phase: 'starting' }
   | { phase: 'running'; url: string; external: boolean }
   | { phase: 'failed'; message: string };
-
-function message(error: unknown): string {
-  if (error instanceof MLOpsApiError) {
-    return error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Starts the MLflow UI once (concurrent requests share the start) and opens or refreshes its tab. */
 export class MlflowUiLauncher {

@@ -1,9 +1,10 @@
 import React, { useState } from 'react';
 
 
-import { ICluster, MLOpsApi, MLOpsApiError } from '../api';
+import { ICluster, MLOpsApi } from '../api';
 import { Section } from './Section';
 import { usePoll } from './usePoll';
+import { message } from '../format';
 
 export interface IClusterDefaults {
   workers: number;
@@ -25,10 +26,6 @@ const CLUSTER_NAME = 'default';
 
 function formatMemory(bytes: number): string {
   return bytes ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '-';
-}
-
-function message(error: unknown): string {
-  return error instanceof MLOpsApiError ? error.message : String(error);
 }
 
 export function ClusterSection(props: IClusterSectionProps): JSX.Element {

@@ -2,10 +2,11 @@ import React, { useEffect, useState } from 'react';
 
 import { Time } from '@jupyterlab/coreutils';
 
-import { IProfileSummary, MLOpsApi, MLOpsApiError, ProfileReportKind } from '../api';
+import { IProfileSummary, MLOpsApi, ProfileReportKind } from '../api';
 import { DataFrameListing, IDataFrameInfo } from '../notebook';
 import { EmptyState, Section } from './Section';
 import { usePoll } from './usePoll';
+import { message, count } from '../format';
 
 export interface IDataSectionProps {
   api: MLOpsApi;
@@ -28,16 +29,6 @@ type Picker =
   | { state: 'asking' }
   | { state: 'listed'; listing: DataFrameListing }
   | { state: 'failed'; message: string };
-
-function message(error: unknown): string {
-  if (error instanceof MLOpsApiError) {
-    return error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-const count = (n: number, one: string, many = `${one}s`): string =>
-  `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
 function frameShape(frame: IDataFrameInfo): string {
   const rows = frame.rows === null ? `${count(frame.partitions ?? 0, 'partition')}` : count(frame.rows, 'row');

@@ -4,7 +4,7 @@ import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
 import { Time } from '@jupyterlab/coreutils';
 import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 
-import { IDeployment, MLOpsApi, MLOpsApiError } from '../api';
+import { IDeployment, MLOpsApi } from '../api';
 import {
   curlCommand,
   describe,
@@ -16,6 +16,7 @@ import {
 } from '../scoring';
 import { EmptyState, Section } from './Section';
 import { usePoll } from './usePoll';
+import { message, count } from '../format';
 
 export interface IDeploymentsSectionProps {
   api: MLOpsApi;
@@ -26,16 +27,6 @@ export interface IDeploymentsSectionProps {
 const LOG_LINES = 40;
 /** An answer up to this long is shown on one line; a longer one is indented. */
 const ONE_LINE = 80;
-
-function message(error: unknown): string {
-  if (error instanceof MLOpsApiError) {
-    return error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-const count = (n: number, one: string, many = `${one}s`): string =>
-  `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
 /** What a deployment serves: the model as asked for (cancer@challenger), or the command or app. */
 function served(deployment: IDeployment): string {

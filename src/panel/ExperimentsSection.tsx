@@ -2,10 +2,11 @@ import React, { useEffect, useRef, useState } from 'react';
 
 import { Time } from '@jupyterlab/coreutils';
 
-import { IExperiment, IMlflowUi, IRegisteredModel, IRun, MLOpsApi, MLOpsApiError } from '../api';
+import { IExperiment, IMlflowUi, IRegisteredModel, IRun, MLOpsApi } from '../api';
 import { MlflowUiLauncher, MlflowUiState } from '../mlflow';
 import { EmptyState, Section } from './Section';
 import { usePoll } from './usePoll';
+import { message, count } from '../format';
 
 export interface IExperimentsSectionProps {
   api: MLOpsApi;
@@ -35,16 +36,6 @@ const HIGHER_IS_BETTER = new Set([
 ]);
 /** The usual metrics first, in this order; any other after them, by name. */
 const METRIC_ORDER = ['accuracy', 'f1', 'roc_auc', 'rmse', 'mae', 'r2', 'precision', 'recall', 'balanced_accuracy'];
-
-function message(error: unknown): string {
-  if (error instanceof MLOpsApiError) {
-    return error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-const count = (n: number, one: string, many = `${one}s`): string =>
-  `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
 /** The metric's name without its split prefix (eval_, train_, champion_, challenger_). */
 function baseMetric(name: string): string {

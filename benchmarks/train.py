@@ -107,7 +107,7 @@ def search_speedup() -> dict[str, float]:
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     with cluster, Client(cluster):
         start = time.perf_counter()
-        run_search(RandomForestClassifier(random_state=0), x, y, "grid", space, 3, None)
+        run_search(RandomForestClassifier(random_state=0), x, y, "grid", space, 3, None, progress=False)
         distributed = time.perf_counter() - start
     return {"sequential_s": sequential, "cluster_s": distributed, "speedup": sequential / distributed}
 

@@ -240,9 +240,11 @@ class MLOpsMagics(Magics):
             if data is None or not args.space:
                 raise MLOpsError('--search needs --data X,y and --space "NAME=V1,V2 ..."')
             found = run_search(model, *data, args.search, parse_space(args.space), args.cv, args.trials)
-            model = namespace[model_var] = found.best_estimator_
-            extra["mlops.search"] = f"{args.search}: {len(found.cv_results_['params'])} trials, best {found.best_params_}"
-            trials = found.cv_results_
+            model = namespace[model_var] = found.best_estimator
+            if found.failures:
+                print(f"search: {len(found.failures)} fit(s) failed and scored NaN; the first: {found.failures[0]}")
+            extra["mlops.search"] = f"{args.search}: {len(found.cv_results['params'])} trials, best {found.best_params}"
+            trials = found.cv_results
         else:
             trials = None
         notebook = notebook_path(namespace)

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from mlops_magics.serving.batching import MicroBatcher
-from mlops_magics.serving.inputs import Column, RequestError, check, parse
+from mlops_magics.serving.inputs import Column, RequestError, read
 from mlops_magics.serving.requestlog import RequestLog
 
 log = logging.getLogger("mlops.serving")
@@ -142,7 +142,7 @@ def build_app(model: ServedModel, token: str | None, request_log: RequestLog, ma
         if len(body) > max_body:
             return refuse(RequestError(413, f"the body is over the limit of {max_body:,} bytes"), request_id, began)
         try:
-            frame = check(parse(body, request.headers.get("content-type", ""), model.columns), model.columns)
+            frame = read(body, request.headers.get("content-type", ""), model.columns)
         except RequestError as error:
             return refuse(error, request_id, began)
         try:

@@ -51,7 +51,7 @@ class MicroBatcher:
     async def _answer(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[pd.DataFrame, asyncio.Future[Any]]]) -> None:
         frames = [frame for frame, _ in batch]
         try:
-            whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            whole = frames[0] if len(frames) == 1 else stack(frames)
             predictions = np.asarray(await loop.run_in_executor(self._executor, self._predict, whole))
         except Exception as exc:
             if len(batch) == 1:
@@ -72,3 +72,13 @@ class MicroBatcher:
         if self._worker is not None:
             self._worker.cancel()
         self._executor.shutdown(wait=False)
+
+
+def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames with the same columns, one under the other. All-float frames (the common case) are stacked as one
+    array: ``pd.concat`` of many one-row frames costs more than predicting them."""
+    columns = frames[0].columns
+    arrays = [frame.to_numpy() for frame in frames]
+    if all(a.dtype == np.float64 for a in arrays) and all(frame.columns.equals(columns) for frame in frames):
+        return pd.DataFrame(np.concatenate(arrays), columns=columns, copy=False)
+    return pd.concat(frames, ignore_index=True)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from mlops_magics.errors import InvalidInput, NotFound
@@ -40,8 +42,26 @@ def load(spec: str, name: str) -> tuple[ServedModel, pd.DataFrame | None]:
     version = None
     if uri.startswith("models:/"):
         version = _registered_version(uri)
-    served = ServedModel(uri=uri, name=name, predict=loaded.predict, columns=columns_of(meta), version=version)
+    columns = columns_of(meta)
+    served = ServedModel(uri=uri, name=name, predict=_predictor(loaded, meta, columns), columns=columns, version=version)
     return served, example if isinstance(example, pd.DataFrame) else None
+
+
+# Signature types our input check converts to exactly what MLflow's own schema enforcement gives.
+_SAME_AS_MLFLOW = ("double", "long", "string", "boolean")
+
+
+def _predictor(loaded: Any, meta: Any, columns: list[Any] | None) -> Any:
+    """The flavor's own ``predict`` when our check (``inputs.read``) already gave the frame exactly the types
+    MLflow's schema enforcement would (it costs as much as the prediction itself on small batches); else
+    pyfunc's ``predict``."""
+    impl = getattr(loaded, "_model_impl", None)
+    if columns is None or not callable(getattr(impl, "predict", None)):
+        return loaded.predict
+    kinds = [str(getattr(spec, "type", "")).split(".")[-1].lower() for spec in meta.signature.inputs.inputs]
+    if not all(kind in _SAME_AS_MLFLOW for kind in kinds) or getattr(meta.signature, "params", None):
+        return loaded.predict
+    return impl.predict
 
 
 def _registered_version(uri: str) -> str | None:

@@ -1,66 +1,115 @@
-"""The request log: inputs, prediction, latency, status and id of (a sample of) requests, written off the hot
-path as Parquet segments in the workspace — the drift monitor's input. Feedback (true labels) likewise."""
+"""The request log: inputs, prediction, latency, status and id of (a sample of) requests, and feedback (true
+labels), as Parquet segments in the workspace — the drift monitor's input.
+
+Two halves, in two processes, so that logging never holds a worker's interpreter:
+- a worker (``RequestLog``) appends each record to a buffer as bytes (the checked input array, the
+  predictions as JSON) and, once a second, writes the buffer out as one spool file (``.spool/<pid>-<n>.spool``);
+- the deployment process (``SpoolConverter``, in its main loop) turns spool files into
+  ``requests-<time>-<id>.parquet`` / ``feedback-...parquet`` segments and removes them. Spool files left by a
+  killed deployment are converted by the next one.
+
+Building Parquet in the worker (as a first version did) paused its event loop for tens of milliseconds at each
+flush: a p99 of ~210 ms against a p50 of 10 ms.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import random
+import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
-FLUSH_SECONDS = 2.0
-FLUSH_ROWS = 20_000
+log = logging.getLogger("mlops.serving.requestlog")
+FLUSH_SECONDS = 1.0  # a worker writes its spool file this often (what a killed worker can lose)
+CONVERT_SECONDS = 2.0  # the deployment process turns spool files into segments this often
+FLUSH_BYTES = 8 * 2**20
+SPOOL = ".spool"
+_FRAME = struct.Struct("<cI")  # kind, length of what follows
+_HEADER, _REQUEST, _FEEDBACK = b"H", b"R", b"F"
 
 
-Build = Callable[[list[Any]], pd.DataFrame]
+def _frame(kind: bytes, *parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return _FRAME.pack(kind, len(body)) + body
 
 
-class SegmentWriter:
-    """Items appended from the server's loop (cheap: a tuple); a thread turns them into a table and writes it as
-    ``<kind>-<time>-<n>.parquet``."""
+class RequestLog:
+    """A worker's half: cheap appends on the event loop; a thread writes the spool file."""
 
-    def __init__(self, folder: Path, kind: str, build: Build) -> None:
-        self.folder = folder
-        self.kind = kind
-        self._build = build
-        self._frames: list[Any] = []
-        self._rows = 0
+    def __init__(self, folder: Path, rate: float, model: str = "", version: str | None = None) -> None:
+        self.rate = rate
+        self.spool = folder / SPOOL
+        self._header = orjson.dumps({"model": model, "version": version})
+        self._buffer = bytearray()
+        self._columns: list[str] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name=f"{kind}-log", daemon=True)
+        self._sequence = 0
+        self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
         self._thread.start()
 
-    def append(self, item: Any, rows: int) -> None:
+    def record(self, request_id: str, frame: pd.DataFrame, predictions: Any, latency_ms: float, status: int) -> None:
+        if self.rate <= 0 or (self.rate < 1 and random.random() >= self.rate):
+            return
+        values = frame.to_numpy()
+        if values.dtype == np.float64:
+            columns = [str(c) for c in frame.columns]
+            inputs, encoding = values.tobytes(), "f8"
+        else:  # strings, mixed types: JSON (rarer, and still no frame built here)
+            columns = None
+            split = {"columns": [str(c) for c in frame.columns], "data": values.tolist()}
+            inputs, encoding = orjson.dumps(split, default=str), "json"
+        meta = orjson.dumps(
+            [request_id, latency_ms, status, time.time(), encoding, len(frame), len(inputs), columns],
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        )
+        answer = orjson.dumps(np.asarray(predictions), option=orjson.OPT_SERIALIZE_NUMPY, default=str)
+        self._append(_frame(_REQUEST, struct.pack("<I", len(meta)), meta, inputs, answer))
+
+    def record_feedback(self, items: list[dict[str, Any]]) -> None:
+        self._append(_frame(_FEEDBACK, orjson.dumps([time.time(), items], default=str)))
+
+    def _append(self, data: bytes) -> None:
         with self._lock:
-            self._frames.append(item)
-            self._rows += rows
-        if self._rows >= FLUSH_ROWS:
+            self._buffer += data
+            full = len(self._buffer) >= FLUSH_BYTES
+        if full:
             self._wake.set()
 
     def _run(self) -> None:
         while not self._stop:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except OSError:
+                log.exception("writing the request log spool failed")
 
     def flush(self) -> Path | None:
         with self._lock:
-            frames, self._frames, self._rows = self._frames, [], 0
-        if not frames:
+            data, self._buffer = self._buffer, bytearray()
+        if not data:
             return None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{self.kind}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}.parquet"
-        table = self._build(frames)
-        tmp = path.with_suffix(".tmp")
-        table.to_parquet(tmp, index=False)
-        tmp.replace(path)  # readers never see half a segment
+        self.spool.mkdir(parents=True, exist_ok=True)
+        self._sequence += 1
+        path = self.spool / f"{os.getpid()}-{self._sequence:08d}.spool"
+        tmp = path.with_suffix(".part")
+        with tmp.open("wb") as out:
+            out.write(_frame(_HEADER, self._header))
+            out.write(data)
+        tmp.replace(path)  # the converter only reads whole files
         return path
 
     def close(self) -> None:
@@ -70,58 +119,158 @@ class SegmentWriter:
         self.flush()
 
 
-def _requests_table(items: list[tuple[str, pd.DataFrame, np.ndarray, float, int, float]]) -> pd.DataFrame:
-    """The logged requests as one table, built in the writer thread (never on the request path).
+# --- the deployment process's half ------------------------------------------------------------------------
+@dataclass
+class _Request:
+    request_id: str
+    latency_ms: float
+    status: int
+    at: float
+    rows: int
+    inputs: pd.DataFrame | np.ndarray
+    columns: list[str] | None
+    predictions: Any
+    model: str
+    version: str | None
 
-    Inputs are stacked as arrays, not concatenated as thousands of small frames: the event loop shares the
-    interpreter with this thread, so the build must be short.
-    """
-    columns = list(items[0][1].columns)
-    same = all(list(frame.columns) == columns for _, frame, *_ in items)
-    if same:
-        inputs = pd.DataFrame(np.concatenate([frame.to_numpy() for _, frame, *_ in items]), columns=columns)
+
+def read_spool(path: Path) -> tuple[list[_Request], list[tuple[float, list[dict[str, Any]]]]]:
+    """The records of one spool file; a truncated last record (a killed writer) is left out."""
+    data = path.read_bytes()
+    requests: list[_Request] = []
+    feedback: list[tuple[float, list[dict[str, Any]]]] = []
+    header: dict[str, Any] = {"model": "", "version": None}
+    at = 0
+    while at + _FRAME.size <= len(data):
+        kind, size = _FRAME.unpack_from(data, at)
+        at += _FRAME.size
+        if at + size > len(data):
+            break
+        body = memoryview(data)[at : at + size]
+        at += size
+        if kind == _HEADER:
+            header = orjson.loads(body)
+        elif kind == _FEEDBACK:
+            when, items = orjson.loads(body)
+            feedback.append((when, items))
+        elif kind == _REQUEST:
+            (meta_size,) = struct.unpack_from("<I", body)
+            meta = orjson.loads(body[4 : 4 + meta_size])
+            request_id, latency_ms, status, when, encoding, rows, input_size, columns = meta
+            start = 4 + meta_size
+            raw = body[start : start + input_size]
+            if encoding == "f8":
+                inputs: pd.DataFrame | np.ndarray = np.frombuffer(raw, dtype=np.float64).reshape(rows, -1)
+            else:
+                split = orjson.loads(raw)
+                inputs = pd.DataFrame(split["data"], columns=split["columns"])
+            predictions = orjson.loads(body[start + input_size :])
+            model, version = header["model"], header["version"]
+            requests.append(_Request(request_id, latency_ms, status, when, rows, inputs, columns, predictions, model, version))
+    return requests, feedback
+
+
+def requests_table(items: list[_Request]) -> pd.DataFrame:
+    """One row per input row: request_id, row, input.<column>..., prediction, latency_ms, status, time, model."""
+    numeric = [i for i in items if isinstance(i.inputs, np.ndarray)]
+    if len(numeric) == len(items) and all(i.columns == items[0].columns for i in items):
+        inputs = pd.DataFrame(np.concatenate([i.inputs for i in items]), columns=items[0].columns)
     else:
-        inputs = pd.concat([frame for _, frame, *_ in items], ignore_index=True)
-    sizes = [len(frame) for _, frame, *_ in items]
+        inputs = pd.concat(
+            [i.inputs if isinstance(i.inputs, pd.DataFrame) else pd.DataFrame(i.inputs, columns=i.columns) for i in items],
+            ignore_index=True,
+        )
+    sizes = [i.rows for i in items]
     table = inputs.add_prefix("input.")
     table.insert(0, "row", np.concatenate([np.arange(n) for n in sizes]))
-    table.insert(0, "request_id", np.repeat([item[0] for item in items], sizes))
-    predictions = np.concatenate([np.asarray(item[2]).reshape(len(item[1]), -1) for item in items])
-    table["prediction"] = predictions[:, 0] if predictions.shape[1] == 1 else list(predictions)
-    table["latency_ms"] = np.repeat([item[3] for item in items], sizes)
-    table["status"] = np.repeat([item[4] for item in items], sizes)
-    table["time"] = pd.to_datetime(np.repeat([item[5] for item in items], sizes), unit="s", utc=True)
+    table.insert(0, "request_id", np.repeat([i.request_id for i in items], sizes))
+    predictions = [p for i in items for p in (i.predictions if isinstance(i.predictions, list) else [i.predictions])]
+    if all(not isinstance(p, (list, dict)) for p in predictions):
+        table["prediction"] = predictions
+    else:  # several outputs per row (probabilities, multi-output): kept as lists
+        table["prediction"] = pd.Series(predictions, dtype=object)
+    table["latency_ms"] = np.repeat([i.latency_ms for i in items], sizes)
+    table["status"] = np.repeat([i.status for i in items], sizes)
+    table["time"] = pd.to_datetime(np.repeat([i.at for i in items], sizes), unit="s", utc=True)
+    table["model"] = np.repeat([i.model for i in items], sizes)
+    table["model_version"] = np.repeat([i.version or "" for i in items], sizes)
     return table
 
 
-def _feedback_table(items: list[list[dict[str, Any]]]) -> pd.DataFrame:
-    flat = [(i, at) for batch, at in items for i in batch]
+def feedback_table(items: list[tuple[float, list[dict[str, Any]]]]) -> pd.DataFrame:
+    flat = [(item, at) for at, batch in items for item in batch]
     return pd.DataFrame(
         {
             "request_id": [str(i["request_id"]) for i, _ in flat],
             "row": [int(i.get("row", 0)) for i, _ in flat],
             "label": [i["label"] for i, _ in flat],
-            "time": [pd.Timestamp(at, unit="s", tz="UTC") for _, at in flat],
+            "time": pd.to_datetime([at for _, at in flat], unit="s", utc=True),
         }
     )
 
 
-class RequestLog:
-    def __init__(self, folder: Path, rate: float) -> None:
-        self.rate = rate
-        self.requests = SegmentWriter(folder, "requests", _requests_table) if rate > 0 else None
-        self.feedback = SegmentWriter(folder, "feedback", _feedback_table)
+def _write_segment(folder: Path, kind: str, table: pd.DataFrame) -> Path:
+    path = folder / f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}.parquet"
+    tmp = path.with_suffix(".tmp")
+    table.to_parquet(tmp, index=False)
+    tmp.replace(path)  # readers never see half a segment
+    return path
 
-    def record(self, request_id: str, frame: pd.DataFrame, predictions: np.ndarray, latency_ms: float, status: int) -> None:
-        if self.requests is None or (self.rate < 1 and random.random() >= self.rate):
+
+class SpoolConverter:
+    """The deployment process's half: spool files in, Parquet segments out.
+
+    Called from the deployment process's own loop, not a thread: that process forks workers, and a fork while
+    another thread is inside pyarrow could hand the worker a lock that nobody will release.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._last = 0.0
+
+    def due(self) -> list[Path]:
+        """Convert when ``CONVERT_SECONDS`` have passed since the last time."""
+        if time.monotonic() - self._last < CONVERT_SECONDS:
+            return []
+        return self.convert()
+
+    def convert(self) -> list[Path]:
+        self._last = time.monotonic()
+        spool = self.folder / SPOOL
+        files = sorted(spool.glob("*.spool"), key=lambda p: p.stat().st_mtime) if spool.is_dir() else []
+        self._drop_stale_parts(spool)
+        if not files:
+            return []
+        requests: list[_Request] = []
+        feedback: list[tuple[float, list[dict[str, Any]]]] = []
+        for path in files:
+            try:
+                more, labels = read_spool(path)
+            except (OSError, ValueError, orjson.JSONDecodeError):
+                log.exception("spool file %s cannot be read; set aside as .bad", path)
+                with contextlib.suppress(OSError):
+                    path.rename(path.with_suffix(".bad"))
+                continue
+            requests += more
+            feedback += labels
+        written = []
+        try:
+            if requests:
+                written.append(_write_segment(self.folder, "requests", requests_table(requests)))
+            if feedback:
+                written.append(_write_segment(self.folder, "feedback", feedback_table(feedback)))
+        except Exception:  # keep the spool files: the next round (or the next deployment process) tries again
+            log.exception("converting the request log failed")
+            return written
+        for path in files:
+            path.unlink(missing_ok=True)
+        return written
+
+    @staticmethod
+    def _drop_stale_parts(spool: Path) -> None:
+        if not spool.is_dir():
             return
-        # The frame is not changed after the request; keeping a reference is enough.
-        self.requests.append((request_id, frame, predictions, latency_ms, status, time.time()), len(frame))
-
-    def record_feedback(self, items: list[dict[str, Any]]) -> None:
-        self.feedback.append((items, time.time()), len(items))
-
-    def close(self) -> None:
-        if self.requests is not None:
-            self.requests.close()
-        self.feedback.close()
+        for part in spool.glob("*.part"):  # a writer killed in the middle of a write
+            with contextlib.suppress(OSError):
+                if time.time() - part.stat().st_mtime > 60:
+                    part.unlink()

@@ -128,7 +128,8 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int) -> N
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     _die_with_parent()
-    app = build_app(served, options.token, RequestLog(options.requests_dir, options.log_rate), options.max_body)
+    request_log = RequestLog(options.requests_dir, options.log_rate, served.uri, served.version)
+    app = build_app(served, options.token, request_log, options.max_body)
     config = uvicorn.Config(
         _closing_when_draining(app), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=15
     )
@@ -181,6 +182,7 @@ def _fork(sock: socket.socket, served: Any, options: Options) -> int:
 def run(options: Options) -> int:
     from mlops_magics import tracking
     from mlops_magics.serving.model import check_answers, load
+    from mlops_magics.serving.requestlog import SpoolConverter
     from mlops_magics.workspace import Workspace
 
     tracking.mlflow_for(Workspace.current())  # models:/ names resolve in the workspace's registry
@@ -210,6 +212,8 @@ def run(options: Options) -> int:
     sock.listen(2048)
     sock.set_inheritable(True)
     state.model_uri, state.version = served.uri, served.version
+    converter = SpoolConverter(options.requests_dir)
+    converter.convert()  # what a killed predecessor's workers spooled
     state.workers = [_fork(sock, served, options) for _ in range(options.workers)]
     state.status = "healthy"
     _write(options.state_file, state)
@@ -236,6 +240,7 @@ def run(options: Options) -> int:
             changed = True
         if changed:
             _write(options.state_file, state)
+        converter.due()
         time.sleep(0.02)
     for pid in state.workers + draining:
         with contextlib.suppress(ProcessLookupError):
@@ -247,6 +252,7 @@ def run(options: Options) -> int:
                 time.sleep(0.05)
         except ChildProcessError:
             break
+    converter.convert()  # the workers flushed their spool files as they exited
     state.status, state.workers = "stopped", []
     _write(options.state_file, state)
     sock.close()

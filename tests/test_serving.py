@@ -282,3 +282,27 @@ def test_requests_never_unpickle(served) -> None:
     _, _, view = served
     answer = post(view, content=pickle.dumps(np.arange(3)), headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
+
+
+def _count(text: str, series: str) -> float:
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(series + " ")))
+
+
+def test_metrics_count_every_worker_and_survive_a_replaced_worker(workspace: Workspace) -> None:
+    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
+    controller = Controller(workspace, notify=lambda line: None)
+    view = controller.deploy("counted", {"model": "cancer@challenger", "port": free_port(), "workers": 2})
+    rows = {"dataframe_split": json.loads(X.head(3).to_json(orient="split", index=False))}
+    for _ in range(20):  # a new connection each time: both workers answer some
+        assert httpx.post(f"{view['url']}/invocations", json=rows).status_code == 200
+    assert httpx.post(f"{view['url']}/invocations", json={"dataframe_records": [{"nope": 1}]}).status_code == 422
+    os.kill(controller.deployment("counted")["workers"][0], signal.SIGKILL)
+    time.sleep(1)
+    for _ in range(6):  # whichever worker answers the scrape, it counts the whole deployment
+        text = httpx.get(f"{view['url']}/metrics").text
+        assert _count(text, 'mlops_requests_total{status="200"}') == 20
+        assert _count(text, 'mlops_requests_total{status="422"}') == 1
+        assert _count(text, "mlops_predicted_rows_total") == 60
+        assert _count(text, 'mlops_request_seconds_bucket{le="+Inf"}') == 21
+        assert _count(text, "mlops_batch_rows_count") == 20
+    controller.stop_deployment("counted")

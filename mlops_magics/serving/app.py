@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -23,6 +22,7 @@ from starlette.routing import Route
 
 from mlops_magics.serving.batching import MicroBatcher
 from mlops_magics.serving.inputs import Column, RequestError, read
+from mlops_magics.serving.metrics import SharedMetrics
 from mlops_magics.serving.requestlog import RequestLog
 
 log = logging.getLogger("mlops.serving")
@@ -103,20 +103,15 @@ def openapi(model: ServedModel) -> dict[str, Any]:
     }
 
 
-def build_app(model: ServedModel, token: str | None, request_log: RequestLog, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
-    registry = CollectorRegistry()
-    requests = Counter("mlops_requests", "Scoring requests by status", ["status"], registry=registry)
-    rows = Counter("mlops_predicted_rows", "Rows predicted", registry=registry)
-    latency = Histogram(
-        "mlops_request_seconds",
-        "Latency of /invocations",
-        registry=registry,
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-    )
-    batch_rows = Histogram(
-        "mlops_batch_rows", "Rows per predict call", registry=registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 512, 4096)
-    )
-    batcher = MicroBatcher(lambda frame: model.predict(frame))
+def build_app(
+    model: ServedModel,
+    token: str | None,
+    request_log: RequestLog,
+    max_body: int = DEFAULT_MAX_BODY,
+    metrics: SharedMetrics | None = None,
+) -> Starlette:
+    counts = metrics if metrics is not None else SharedMetrics(1)
+    batcher = MicroBatcher(lambda frame: model.predict(frame), on_batch=counts.batch)
     expected = f"Bearer {token}".encode() if token else None
     started = time.time()
 
@@ -126,8 +121,7 @@ def build_app(model: ServedModel, token: str | None, request_log: RequestLog, ma
         return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected)
 
     def refuse(error: RequestError, request_id: str, began: float) -> Response:
-        requests.labels(status=str(error.status)).inc()
-        latency.observe(time.perf_counter() - began)
+        counts.request(error.status, time.perf_counter() - began)
         return _json(error.payload(), error.status, {"X-Request-Id": request_id})
 
     async def invocations(request: Request) -> Response:
@@ -151,9 +145,7 @@ def build_app(model: ServedModel, token: str | None, request_log: RequestLog, ma
             log.exception("request %s: the model failed", request_id)
             return refuse(RequestError(500, f"the model failed on this input ({type(exc).__name__})"), request_id, began)
         elapsed = time.perf_counter() - began
-        requests.labels(status="200").inc()
-        rows.inc(len(frame))
-        latency.observe(elapsed)
+        counts.request(200, elapsed, len(frame))
         request_log.record(request_id, frame, predictions, elapsed * 1000, 200)
         return _json({"predictions": _jsonable(predictions)}, 200, {"X-Request-Id": request_id})
 
@@ -189,9 +181,7 @@ def build_app(model: ServedModel, token: str | None, request_log: RequestLog, ma
     async def metrics(request: Request) -> Response:
         if not authorized(request):
             return _json(RequestError(401, "missing or wrong bearer token").payload(), 401)
-        if batcher.batches:
-            batch_rows.observe(batcher.batched_rows / batcher.batches)
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+        return Response(counts.render(), media_type="text/plain; version=0.0.4")
 
     async def docs(_request: Request) -> Response:
         spec = openapi(model)

@@ -19,8 +19,14 @@ MAX_BATCH_ROWS = 4096
 
 
 class MicroBatcher:
-    def __init__(self, predict: Callable[[pd.DataFrame], Any], max_rows: int = MAX_BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        predict: Callable[[pd.DataFrame], Any],
+        max_rows: int = MAX_BATCH_ROWS,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self._predict = predict
+        self._on_batch = on_batch
         self._max_rows = max_rows
         self._queue: asyncio.Queue[tuple[pd.DataFrame, asyncio.Future[Any]]] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
@@ -62,6 +68,8 @@ class MicroBatcher:
             return
         self.batches += 1
         self.batched_rows += len(predictions)
+        if self._on_batch is not None:
+            self._on_batch(len(predictions))
         start = 0
         for frame, future in batch:
             if not future.cancelled():

@@ -116,7 +116,7 @@ def _drain_server_class() -> type:
     return Draining
 
 
-def _worker(sock: socket.socket, served: Any, options: Options, ready: int) -> None:
+def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metrics: Any, slot: int) -> None:
     """A forked worker: one uvicorn server on the shared socket; says so on ``ready`` once it accepts."""
     import uvicorn
 
@@ -129,7 +129,8 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int) -> N
         signal.signal(signum, signal.SIG_DFL)
     _die_with_parent()
     request_log = RequestLog(options.requests_dir, options.log_rate, served.uri, served.version)
-    app = build_app(served, options.token, request_log, options.max_body)
+    metrics.use(slot)
+    app = build_app(served, options.token, request_log, options.max_body, metrics)
     config = uvicorn.Config(
         _closing_when_draining(app), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=15
     )
@@ -156,14 +157,30 @@ def _die_with_parent() -> None:
         pass
 
 
-def _fork(sock: socket.socket, served: Any, options: Options) -> int:
+class _Slots:
+    """Which metrics slot each worker counts into: a replacement takes its predecessor's (its counters go on
+    from there); new workers at a swap take free ones while the old ones drain."""
+
+    def __init__(self, workers: int) -> None:
+        from mlops_magics.serving.metrics import SharedMetrics
+
+        self.metrics = SharedMetrics(4 * workers)
+        self.of: dict[int, int] = {}
+
+    def free(self) -> int:
+        taken = set(self.of.values())
+        return next((slot for slot in range(self.metrics.slots) if slot not in taken), 0)
+
+
+def _fork(sock: socket.socket, served: Any, options: Options, slots: _Slots, slot: int | None = None) -> int:
+    slot = slots.free() if slot is None else slot
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker
         os.close(read)
         code = 0
         try:
-            _worker(sock, served, options, write)
+            _worker(sock, served, options, write, slots.metrics, slot)
         except BaseException:
             log.exception("worker failed")
             code = 1
@@ -176,6 +193,7 @@ def _fork(sock: socket.socket, served: Any, options: Options) -> int:
     if not answered:
         os.kill(pid, signal.SIGKILL)
         raise RuntimeError(f"a worker did not start within {READY_TIMEOUT_S} s")
+    slots.of[pid] = slot
     return pid
 
 
@@ -214,7 +232,8 @@ def run(options: Options) -> int:
     state.model_uri, state.version = served.uri, served.version
     converter = SpoolConverter(options.requests_dir)
     converter.convert()  # what a killed predecessor's workers spooled
-    state.workers = [_fork(sock, served, options) for _ in range(options.workers)]
+    slots = _Slots(options.workers)
+    state.workers = [_fork(sock, served, options, slots) for _ in range(options.workers)]
     state.status = "healthy"
     _write(options.state_file, state)
     draining: list[int] = []
@@ -227,15 +246,16 @@ def run(options: Options) -> int:
                 break
             if pid == 0:
                 break
+            slot = slots.of.pop(pid, None)
             if pid in state.workers and not wanted["stop"]:
-                state.workers[state.workers.index(pid)] = _fork(sock, served, options)
+                state.workers[state.workers.index(pid)] = _fork(sock, served, options, slots, slot)
                 state.restarts += 1
                 changed = True
             elif pid in draining:
                 draining.remove(pid)
         if wanted["swap"]:
             wanted["swap"] = False
-            served, drained = _swap(options, state, served, sock)
+            served, drained = _swap(options, state, served, sock, slots)
             draining.extend(drained)
             changed = True
         if changed:
@@ -259,7 +279,7 @@ def run(options: Options) -> int:
     return 0
 
 
-def _swap(options: Options, state: State, served: Any, sock: socket.socket) -> tuple[Any, list[int]]:
+def _swap(options: Options, state: State, served: Any, sock: socket.socket, slots: _Slots) -> tuple[Any, list[int]]:
     """Load and check the wanted model; start its workers on the socket; drain the old ones."""
     from mlops_magics.serving.model import check_answers, load
 
@@ -267,7 +287,7 @@ def _swap(options: Options, state: State, served: Any, sock: socket.socket) -> t
         target = json.loads(options.control_file.read_text())["model"]
         fresh, example = load(target, options.name)
         check_answers(fresh, example)
-        workers = [_fork(sock, fresh, options) for _ in range(options.workers)]
+        workers = [_fork(sock, fresh, options, slots) for _ in range(options.workers)]
     except Exception as exc:
         state.error = f"swap failed, still serving {state.model}: {getattr(exc, 'message', exc)}"
         return served, []

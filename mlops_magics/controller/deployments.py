@@ -24,6 +24,7 @@ import psutil
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mlops_magics.controller.template import ServingTemplate, TemplateUnavailable
 from mlops_magics.errors import Conflict, MLOpsError, NotFound
 from mlops_magics.serving.spec import DeploymentSpec, check_name
 from mlops_magics.state import DeploymentRecord, Event
@@ -39,7 +40,7 @@ GIVE_UP_AFTER = 6  # failed starts in a row
 @dataclass
 class Running:
     pid: int
-    process: subprocess.Popen[bytes] | None  # None when adopted from an earlier controller
+    process: subprocess.Popen[bytes] | None  # None when not our child: forked by the serving template, or adopted
     failures: int = 0
     next_try: float = 0.0
     last_health: float = 0.0
@@ -54,6 +55,8 @@ class DeploymentSupervisor:
         self._locks_guard = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="deployments", daemon=True)
+        # Model deployments fork from a warm process that has their imports done (MLOPS_SERVING_TEMPLATE=0: off).
+        self._template = ServingTemplate(workspace)
 
     def _lock(self, name: str) -> threading.RLock:
         """One lock per deployment: acting on one (seconds, to start or swap) never blocks another, or a view."""
@@ -127,7 +130,9 @@ class DeploymentSupervisor:
         return {"name": name, "lines": text}
 
     # --- processes -----------------------------------------------------------------------------------
-    def _launch(self, name: str, spec: DeploymentSpec, token: str | None) -> subprocess.Popen[bytes]:
+    def _launch(self, name: str, spec: DeploymentSpec, token: str | None) -> Running:
+        """Start the deployment's process: a model's forked from the serving template when it can, else (and
+        for a command or an app) a fresh one. Either way the same argv, env, cwd, log and a session of its own."""
         folder = self.folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "state.json").unlink(missing_ok=True)
@@ -150,12 +155,18 @@ class DeploymentSupervisor:
             ]  # fmt: skip
         else:
             command = ["/bin/sh", "-c", str(spec.command)]
-        logfile = (folder / "server.log").open("ab")
+        logfile, cwd = folder / "server.log", str(self.workspace.home.parent)
+        if spec.model and self._template.enabled:
+            try:
+                return Running(self._template.spawn(command, env, str(logfile), cwd), None)
+            except TemplateUnavailable as exc:
+                log.warning("deployment %s starts in a fresh process (serving template: %s)", name, exc)
         # A session of its own: a deployment outlives a crashed controller and is adopted by the next one.
-        return subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, env=env,
-            cwd=str(self.workspace.home.parent), start_new_session=True,
-        )  # fmt: skip
+        with logfile.open("ab") as out:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, cwd=cwd, start_new_session=True,
+            )  # fmt: skip
+        return Running(process.pid, process)
 
     def _healthy(self, spec: DeploymentSpec, name: str) -> bool:
         host = "127.0.0.1" if spec.host in ("0.0.0.0", "::") else spec.host
@@ -218,10 +229,9 @@ class DeploymentSupervisor:
             return self.get(name)
 
     def _start(self, name: str, spec: DeploymentSpec, token: str | None) -> None:
-        process = self._launch(name, spec, token)
-        running = Running(process.pid, process)
+        running = self._launch(name, spec, token)
         self._running[name] = running
-        self._set(name, pid=process.pid, status="starting")
+        self._set(name, pid=running.pid, status="starting")
         try:
             self._wait_healthy(name, spec, running, START_TIMEOUT_S)
         except MLOpsError as exc:
@@ -284,11 +294,7 @@ class DeploymentSupervisor:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if running.process is not None and running.process.poll() is not None:
-                break
-            if running.process is None and not psutil.pid_exists(running.pid):
-                break
+        while time.monotonic() < deadline and DeploymentSupervisor._alive(running):  # a zombie counts as gone
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(running.pid, signal.SIGKILL)  # anything it left behind
@@ -296,6 +302,7 @@ class DeploymentSupervisor:
     # --- watching ------------------------------------------------------------------------------------
     def restore(self) -> None:
         """Adopt deployments that survived the previous controller; start the others that should run."""
+        self._template.start()  # in the background: its imports overlap with the adoptions
         with self._sessions() as session:
             wanted = session.scalars(select(DeploymentRecord).where(DeploymentRecord.desired == "running")).all()
         for record in wanted:
@@ -315,6 +322,7 @@ class DeploymentSupervisor:
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
+            self._template.revive()
             for name in list(self._running):
                 try:
                     self._check(name)
@@ -365,13 +373,14 @@ class DeploymentSupervisor:
             self._running.pop(name, None)
             return None
         self._event("deployment.crash", name, f"process {running.pid} died; restarting")
-        process = self._launch(name, spec, record.token)
-        fresh = Running(process.pid, process, failures=running.failures + 1)
+        fresh = self._launch(name, spec, record.token)
+        fresh.failures = running.failures + 1
         fresh.next_try = now + BACKOFF_S[min(fresh.failures, len(BACKOFF_S) - 1)]
         self._running[name] = fresh
-        self._set(name, pid=process.pid, status="starting", restarts=record.restarts + 1)
+        self._set(name, pid=fresh.pid, status="starting", restarts=record.restarts + 1)
         return name, spec, fresh
 
     def close(self) -> None:
-        """Controller shutdown: deployments keep running (the next controller adopts them)."""
+        """Controller shutdown: deployments keep running (the next controller adopts them); the template stops."""
         self._stop.set()
+        self._template.close()

@@ -9,8 +9,10 @@ The model: a RandomForestClassifier(n_estimators=50) fitted on seeded synthetic 
   (d) ours again with ``log_rate=0``: what request logging costs.
 
 For each: cold start (launch -> first 200 on ``/invocations``, wall clock; ours is timed from the ``deploy`` call
-to a controller that already runs), memory of the server's process tree after warm-up (RSS summed over the
-process and its children, as asked; PSS beside it, since forked workers share pages), then a closed-loop load
+to a controller that already runs and whose serving template has finished its imports — the machine is idle
+before each launch; ``--no-template`` measures ours with each deployment a fresh interpreter), memory of the
+server's process tree after warm-up (RSS summed over the process and its children, as asked; PSS beside it,
+since forked workers share pages; the template's own memory is printed apart), then a closed-loop load
 at concurrency 1, 8 and 32 with 1-row and 100-row ``dataframe_split`` bodies for a fixed time each: req/s,
 p50 and p99 latency, errors, and the CPU the server and the load generator used.
 
@@ -223,17 +225,28 @@ def tree(pid: int) -> list:
         return []
 
 
-def tree_memory(pid: int) -> tuple[float, float]:
-    """RSS and PSS (MiB) of a process and all its descendants."""
+def tree_memory(pid: int, children: bool = True) -> tuple[float, float]:
+    """RSS and PSS (MiB) of a process and all its descendants (or of the process alone)."""
     import psutil
 
     rss = pss = 0
-    for process in tree(pid):
+    for process in tree(pid) if children else tree(pid)[:1]:
         with contextlib.suppress(psutil.Error):
             info = process.memory_full_info()
             rss += info.rss
             pss += getattr(info, "pss", info.rss)
     return rss / 2**20, pss / 2**20
+
+
+def serving_template(pid: int) -> int | None:
+    """The serving template that forked deployment ``pid``, if one did."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        parent = psutil.Process(pid).parent()
+        if parent is not None and "mlops_magics.serving.template" in " ".join(parent.cmdline()):
+            return parent.pid
+    return None
 
 
 def tree_cpu(pid: int) -> float:
@@ -473,6 +486,10 @@ def measure(kind: str, ctx: dict, args) -> dict:
             load(server, ctx["bodies"][rows], 32, args.warmup, args.client)
         out["rss"], out["pss"] = tree_memory(server.pid)
         say(f"   after warm-up: RSS {out['rss']:.0f} MiB (PSS {out['pss']:.0f} MiB) over {len(tree(server.pid))} processes")
+        template = serving_template(server.pid) if kind.startswith("ours") else None
+        if template is not None:  # one per workspace, shared by its deployments: reported, not added to ours
+            out["template_rss"], out["template_pss"] = tree_memory(template, children=False)
+            say(f"   serving template (pid {template}): RSS {out['template_rss']:.0f} MiB, PSS {out['template_pss']:.0f} MiB")
         for rows in (1, 100):
             for concurrency in args.concurrency:
                 cell = steady_load(server, ctx["bodies"][rows], concurrency, args)
@@ -554,6 +571,9 @@ def main() -> int:
     )
     parser.add_argument("--busy-limit", type=float, default=0.3, help="rerun a cell when other work took more cores than this")
     parser.add_argument("--retries", type=int, default=1, help="reruns of a disturbed cell at most (default 1)")
+    parser.add_argument(
+        "--no-template", action="store_true", help="ours without the serving template (each deployment a fresh process)"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
     args = parser.parse_args()
     if args.load:
@@ -575,6 +595,8 @@ def main() -> int:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if args.no_template:
+        os.environ["MLOPS_SERVING_TEMPLATE"] = "0"  # read by the controller this script starts
 
     from mlops_magics.controller import Controller
     from mlops_magics.workspace import Workspace

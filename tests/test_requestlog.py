@@ -55,3 +55,20 @@ def test_sampling_and_a_truncated_spool_file(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-5])  # a writer killed in the middle of its last record
     SpoolConverter(tmp_path).convert()
     assert _segments(tmp_path, "requests").request_id.tolist() == ["r0", "r1"]
+
+
+def test_string_predictions_mixed_labels_and_a_bad_file_do_not_block_the_log(tmp_path: Path) -> None:
+    log = RequestLog(tmp_path, 1.0)
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    log.record("s1", frame, np.array(["setosa", "virginica"], dtype=object), 1.0, 200)
+    log.record_feedback([{"request_id": "s1", "row": 0, "label": 1}, {"request_id": "s1", "row": 1, "label": "cat"}])
+    log.close()
+    bad = tmp_path / SPOOL / "1-00000001.spool"
+    bad.write_bytes(b"R\x02\x00\x00\x00xx")  # a request frame too short to hold its header
+    converter = SpoolConverter(tmp_path)
+    assert len(converter.convert()) == 2
+    assert converter.convert() == []  # nothing converted twice
+    assert bad.with_suffix(".bad").exists() and not list((tmp_path / SPOOL).glob("*.spool"))
+    assert _segments(tmp_path, "requests").prediction.tolist() == ["setosa", "virginica"]
+    assert _segments(tmp_path, "feedback").label.tolist() == ["1", "cat"]
+    assert len(list(tmp_path.glob("requests-*.parquet"))) == 1

@@ -80,3 +80,13 @@ def test_parse_space() -> None:
     }
     with pytest.raises(InvalidInput, match="is not NAME=V1,V2"):
         parse_space("C")
+
+
+def test_a_searched_away_step_with_n_jobs_does_not_break_the_refit() -> None:
+    from sklearn.feature_selection import SelectFromModel
+
+    pipe = make_pipeline(
+        SelectFromModel(RandomForestClassifier(n_estimators=5, random_state=0)), LogisticRegression(max_iter=500)
+    )
+    found = run_search(pipe, X, Y, "grid", {"selectfrommodel": ["passthrough"]}, 2, None, progress=False)
+    assert found.best_estimator.named_steps["selectfrommodel"] == "passthrough"

@@ -106,6 +106,8 @@ def test_bad_inputs_get_short_errors_that_never_echo_the_body(served) -> None:
             "malformed JSON",
         ),
         (post(view, {"nonsense": [1]}), 400, "exactly one of the keys"),
+        (post(view, {"instances": [[secret, *list(row.values())[1:]]]}), 422, "wrong type"),
+        (post(view, {"dataframe_split": {"columns": list(row), "data": [["nan", *list(row.values())[1:]]]}}), 422, "wrong type"),
         (post(view, content=b"x" * (10 * 2**20 + 10), headers={"Content-Type": "application/json"}), 413, "over the limit"),
         (post(view, {"dataframe_records": [row]}, token=False), 401, "bearer token"),
         (post(view, {"dataframe_records": [row]}, headers={"Authorization": "Bearer nope"}, token=False), 401, "bearer token"),
@@ -116,6 +118,10 @@ def test_bad_inputs_get_short_errors_that_never_echo_the_body(served) -> None:
         assert secret not in answer.text
     body = cases[0][0].json()
     assert body["missing"] == ["mean radius"] and body["unexpected"] == []
+    auth = {"Authorization": f"Bearer {view['token']}"}
+    for bad in ({"request_id": "r", "label": None}, {"request_id": "r", "label": 1, "row": "first"}, {"label": 1}, [{}]):
+        answer = httpx.post(f"{view['url']}/feedback", json=bad, headers=auth)
+        assert answer.status_code == 422 and "request_id" in answer.json()["message"], answer.text
     assert cases[1][0].json()["unexpected"] == ["extra"]
 
 

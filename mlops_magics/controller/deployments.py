@@ -288,7 +288,7 @@ class DeploymentSupervisor:
             return self.get(name)
 
     @staticmethod
-    def _kill(running: Running, grace: float = 20) -> None:
+    def _kill(running: Running, grace: float = 30) -> None:  # a deployment drains for up to ~17 s
         try:
             os.kill(running.pid, signal.SIGTERM)
         except ProcessLookupError:

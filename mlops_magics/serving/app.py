@@ -54,6 +54,15 @@ def _jsonable(predictions: np.ndarray) -> Any:
     return predictions
 
 
+def _feedback_item(item: Any) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("request_id"), (str, int)):
+        return False
+    if not isinstance(item.get("label"), (str, int, float, bool)):
+        return False
+    row = item.get("row", 0)
+    return isinstance(row, int) and not isinstance(row, bool) and row >= 0
+
+
 def openapi(model: ServedModel) -> dict[str, Any]:
     kinds = {"number": "number", "integer": "integer", "boolean": "boolean", "string": "string", "datetime": "string"}
     properties = {c.name: {"type": kinds.get(c.kind, "string")} for c in model.columns or []}
@@ -157,8 +166,11 @@ def build_app(
         except orjson.JSONDecodeError:
             return _json(RequestError(400, "malformed JSON").payload(), 400)
         items = payload if isinstance(payload, list) else [payload]
-        if not items or not all(isinstance(i, dict) and "request_id" in i and "label" in i for i in items):
-            message = "feedback is {'request_id': ..., 'label': ..., 'row': 0} or a list of them"
+        if not items or not all(_feedback_item(i) for i in items):
+            message = (
+                "feedback is {'request_id': 'id', 'label': a number, string or boolean, 'row': 0 (optional, the row "
+                "of that request)} or a list of them"
+            )
             return _json(RequestError(422, message).payload(), 422)
         request_log.record_feedback(items)
         return _json({"accepted": len(items)})

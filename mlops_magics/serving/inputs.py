@@ -141,11 +141,12 @@ def _numeric_rows(payload: Any, names: list[str]) -> pd.DataFrame | None:
     if not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
         return None
     try:
-        values = np.array(rows, dtype=np.float64)
+        values = np.array(rows)  # numbers only: a string ("1.5", "nan") or None takes the general path
     except (ValueError, TypeError):
         return None
-    if values.ndim != 2 or values.shape[1] != len(names):
+    if values.ndim != 2 or values.shape[1] != len(names) or values.dtype.kind not in "fiub":
         return None
+    values = values.astype(np.float64, copy=False)
     if given != names:
         values = values[:, [given.index(name) for name in names]]
     return pd.DataFrame(values, columns=names, copy=False)
@@ -157,7 +158,7 @@ def _cast(series: pd.Series, column: Column) -> pd.Series:
         bad = converted.isna() & series.notna()
         if bad.any():
             raise ValueError
-        if column.kind == "integer" and not converted.dropna().apply(float.is_integer).all():
+        if column.kind == "integer" and not (converted.dropna() % 1 == 0).all():
             raise ValueError
         return converted.astype("float64") if column.kind == "number" else converted.astype("int64")
     if column.kind == "boolean":

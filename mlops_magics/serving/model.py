@@ -55,13 +55,16 @@ def _predictor(loaded: Any, meta: Any, columns: list[Any] | None) -> Any:
     """The flavor's own ``predict`` when our check (``inputs.read``) already gave the frame exactly the types
     MLflow's schema enforcement would (it costs as much as the prediction itself on small batches); else
     pyfunc's ``predict``."""
-    impl = getattr(loaded, "_model_impl", None)
-    if columns is None or not callable(getattr(impl, "predict", None)):
+    predict = getattr(loaded, "_predict_fn", None)  # the method pyfunc itself calls (MLmodel's pyfunc_predict_fn)
+    if columns is None or not callable(predict):
         return loaded.predict
+    for hint in ("_is_signature_from_type_hint", "_is_type_hint_from_example"):
+        if getattr(meta, hint, lambda: True)():  # pyfunc converts the frame for these: let it
+            return loaded.predict
     kinds = [str(getattr(spec, "type", "")).split(".")[-1].lower() for spec in meta.signature.inputs.inputs]
     if not all(kind in _SAME_AS_MLFLOW for kind in kinds) or getattr(meta.signature, "params", None):
         return loaded.predict
-    return impl.predict
+    return predict
 
 
 def _registered_version(uri: str) -> str | None:

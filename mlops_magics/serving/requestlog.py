@@ -75,7 +75,7 @@ class RequestLog:
             [request_id, latency_ms, status, time.time(), encoding, len(frame), len(inputs), columns],
             option=orjson.OPT_SERIALIZE_NUMPY,
         )
-        answer = orjson.dumps(np.asarray(predictions), option=orjson.OPT_SERIALIZE_NUMPY, default=str)
+        answer = _encode_predictions(np.asarray(predictions))
         self._append(_frame(_REQUEST, struct.pack("<I", len(meta)), meta, inputs, answer))
 
     def record_feedback(self, items: list[dict[str, Any]]) -> None:
@@ -117,6 +117,12 @@ class RequestLog:
         self._wake.set()
         self._thread.join(timeout=10)
         self.flush()
+
+
+def _encode_predictions(predictions: np.ndarray) -> bytes:
+    if predictions.dtype.kind in "biuf":
+        return orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(predictions.tolist(), default=str)  # labels as strings, dates, objects
 
 
 # --- the deployment process's half ------------------------------------------------------------------------
@@ -186,7 +192,7 @@ def requests_table(items: list[_Request]) -> pd.DataFrame:
     table.insert(0, "request_id", np.repeat([i.request_id for i in items], sizes))
     predictions = [p for i in items for p in (i.predictions if isinstance(i.predictions, list) else [i.predictions])]
     if all(not isinstance(p, (list, dict)) for p in predictions):
-        table["prediction"] = predictions
+        table["prediction"] = _one_kind(predictions)
     else:  # several outputs per row (probabilities, multi-output): kept as lists
         table["prediction"] = pd.Series(predictions, dtype=object)
     table["latency_ms"] = np.repeat([i.latency_ms for i in items], sizes)
@@ -197,24 +203,41 @@ def requests_table(items: list[_Request]) -> pd.DataFrame:
     return table
 
 
+def _one_kind(values: list[Any]) -> list[Any]:
+    """A column Parquet can hold: values of mixed kinds (labels 1 and "cat" from two clients; int predictions
+    before a swap, strings after) are written as strings."""
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) <= 1 or kinds <= {int, float}:
+        return values
+    return [None if v is None else str(v) for v in values]
+
+
 def feedback_table(items: list[tuple[float, list[dict[str, Any]]]]) -> pd.DataFrame:
     flat = [(item, at) for at, batch in items for item in batch]
     return pd.DataFrame(
         {
             "request_id": [str(i["request_id"]) for i, _ in flat],
             "row": [int(i.get("row", 0)) for i, _ in flat],
-            "label": [i["label"] for i, _ in flat],
+            "label": _one_kind([i["label"] for i, _ in flat]),
             "time": pd.to_datetime([at for _, at in flat], unit="s", utc=True),
         }
     )
 
 
-def _write_segment(folder: Path, kind: str, table: pd.DataFrame) -> Path:
+def _write_segment(folder: Path, kind: str, table: Any) -> Path:
+    import pyarrow.parquet as pq
+
     path = folder / f"{kind}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}.parquet"
     tmp = path.with_suffix(".tmp")
-    table.to_parquet(tmp, index=False)
+    pq.write_table(table, tmp)
     tmp.replace(path)  # readers never see half a segment
     return path
+
+
+def _set_aside(path: Path, why: str) -> None:
+    log.exception("request log spool file %s %s; set aside as .bad", path, why)
+    with contextlib.suppress(OSError):
+        path.rename(path.with_suffix(".bad"))
 
 
 class SpoolConverter:
@@ -235,34 +258,49 @@ class SpoolConverter:
         return self.convert()
 
     def convert(self) -> list[Path]:
+        """Every finished spool file into segments. A file that cannot be read or converted is set aside as
+        ``.bad`` (and logged), so that one bad record never holds back, or duplicates, the others."""
         self._last = time.monotonic()
         spool = self.folder / SPOOL
         files = sorted(spool.glob("*.spool"), key=lambda p: p.stat().st_mtime) if spool.is_dir() else []
         self._drop_stale_parts(spool)
-        if not files:
-            return []
-        requests: list[_Request] = []
-        feedback: list[tuple[float, list[dict[str, Any]]]] = []
+        records = {}
         for path in files:
             try:
-                more, labels = read_spool(path)
-            except (OSError, ValueError, orjson.JSONDecodeError):
-                log.exception("spool file %s cannot be read; set aside as .bad", path)
-                with contextlib.suppress(OSError):
-                    path.rename(path.with_suffix(".bad"))
-                continue
-            requests += more
-            feedback += labels
-        written = []
+                records[path] = read_spool(path)
+            except Exception:
+                _set_aside(path, "cannot be read")
+        if not records:
+            return []
         try:
-            if requests:
-                written.append(_write_segment(self.folder, "requests", requests_table(requests)))
-            if feedback:
-                written.append(_write_segment(self.folder, "feedback", feedback_table(feedback)))
-        except Exception:  # keep the spool files: the next round (or the next deployment process) tries again
-            log.exception("converting the request log failed")
+            return self._write(records)
+        except OSError:  # the disk, not the data: the spool files stay for the next round
+            log.exception("writing the request log failed; trying again in %s s", CONVERT_SECONDS)
+            return []
+        except Exception:  # some record the tables cannot hold: convert file by file, set the bad ones aside
+            written = []
+            for path, one in records.items():
+                try:
+                    written += self._write({path: one})
+                except OSError:
+                    log.exception("writing the request log failed; trying again in %s s", CONVERT_SECONDS)
+                except Exception:
+                    _set_aside(path, "cannot be converted")
             return written
-        for path in files:
+
+    def _write(self, records: dict[Path, tuple[list[_Request], list[tuple[float, list[dict[str, Any]]]]]]) -> list[Path]:
+        """Both tables are built before either is written, and the spool files go only after both are."""
+        import pyarrow as pa
+
+        requests = [r for more, _ in records.values() for r in more]
+        feedback = [f for _, labels in records.values() for f in labels]
+        tables = []
+        if requests:
+            tables.append(("requests", pa.Table.from_pandas(requests_table(requests), preserve_index=False)))
+        if feedback:
+            tables.append(("feedback", pa.Table.from_pandas(feedback_table(feedback), preserve_index=False)))
+        written = [_write_segment(self.folder, kind, table) for kind, table in tables]
+        for path in records:
             path.unlink(missing_ok=True)
         return written
 

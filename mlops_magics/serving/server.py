@@ -265,14 +265,17 @@ def run(options: Options) -> int:
     for pid in state.workers + draining:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S + 2  # they drain for at most DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:
                 time.sleep(0.05)
         except ChildProcessError:
             break
-    converter.convert()  # the workers flushed their spool files as they exited
+    for pid in state.workers + draining:  # one that would not drain: its last second of log is lost, not all
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    converter.convert()  # the workers flushed their spool files as they exited (well within the controller's grace)
     state.status, state.workers = "stopped", []
     _write(options.state_file, state)
     sock.close()

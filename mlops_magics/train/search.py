@@ -109,9 +109,11 @@ def run_search(
         raise InvalidInput(f"every trial failed; the first: {first}")
     best_index = int(np.nanargmax(table["mean_test_score"]))
     best_params = candidates[best_index]
-    best = clone(base).set_params(**best_params, **dict.fromkeys(unset_jobs, -1))  # the refit uses every core
+    best = clone(base).set_params(**best_params)
+    refit_jobs = [name for name in unset_jobs if name in best.get_params(deep=True)]  # a step may be gone
+    best.set_params(**dict.fromkeys(refit_jobs, -1))  # the refit uses every core
     best.fit(x, y)
-    best.set_params(**dict.fromkeys(unset_jobs, None))  # the model keeps the user's setting for later predictions
+    best.set_params(**dict.fromkeys(refit_jobs, None))  # the model keeps the user's setting for later predictions
     failures = [r.error for r in sorted(results, key=lambda r: (r.candidate, r.fold)) if r.error]
     return SearchResult(best, dict(best_params), table, failures)
 

@@ -1,0 +1,37 @@
+"""What a deployment predicts with, and how request values are typed, without a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow.pyfunc
+import mlflow.sklearn
+import numpy as np
+import orjson
+from mlflow.models import infer_signature
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from mlops_magics.serving.inputs import Column, read
+from mlops_magics.serving.model import load
+
+X, Y = load_iris(return_X_y=True, as_frame=True)
+
+
+def test_a_models_own_pyfunc_predict_fn_is_what_serves(tmp_path: Path) -> None:
+    model = LogisticRegression(max_iter=1000).fit(X, Y)
+    path = tmp_path / "proba"
+    signature = infer_signature(X, model.predict_proba(X))
+    mlflow.sklearn.save_model(
+        model, str(path), signature=signature, pyfunc_predict_fn="predict_proba", serialization_format="cloudpickle"
+    )
+    served, _ = load(str(path), "proba")
+    body = orjson.dumps({"dataframe_split": {"columns": list(X.columns), "data": X.head(3).to_numpy().tolist()}})
+    frame = read(body, "application/json", served.columns)
+    np.testing.assert_allclose(served.predict(frame), mlflow.pyfunc.load_model(str(path)).predict(X.head(3)))
+
+
+def test_integer_columns_take_whole_numbers() -> None:
+    columns = [Column("a", "integer"), Column("b", "number")]
+    frame = read(b'{"dataframe_records": [{"a": 1, "b": 2}, {"a": 3.0, "b": 4.5}]}', "application/json", columns)
+    assert frame["a"].tolist() == [1, 3] and str(frame["a"].dtype) == "int64" and str(frame["b"].dtype) == "float64"

@@ -172,6 +172,18 @@ class _Slots:
         return next((slot for slot in range(self.metrics.slots) if slot not in taken), 0)
 
 
+def _freeze_heap(swap: bool = False) -> None:
+    """Everything loaded so far (modules, the model) leaves the garbage collector's view before the workers
+    fork: a full collection in a worker then walks only what requests allocate, not a million long-lived
+    objects (a 100-200 ms pause, seen as p99 spikes), and the forked workers keep sharing those pages."""
+    import gc
+
+    if swap:
+        gc.unfreeze()  # the old model's objects can be collected now (the parent serves no request meanwhile)
+    gc.collect()
+    gc.freeze()
+
+
 def _fork(sock: socket.socket, served: Any, options: Options, slots: _Slots, slot: int | None = None) -> int:
     slot = slots.free() if slot is None else slot
     read, write = os.pipe()
@@ -233,6 +245,7 @@ def run(options: Options) -> int:
     converter = SpoolConverter(options.requests_dir)
     converter.convert()  # what a killed predecessor's workers spooled
     slots = _Slots(options.workers)
+    _freeze_heap()
     state.workers = [_fork(sock, served, options, slots) for _ in range(options.workers)]
     state.status = "healthy"
     _write(options.state_file, state)
@@ -290,6 +303,7 @@ def _swap(options: Options, state: State, served: Any, sock: socket.socket, slot
         target = json.loads(options.control_file.read_text())["model"]
         fresh, example = load(target, options.name)
         check_answers(fresh, example)
+        _freeze_heap(swap=True)
         workers = [_fork(sock, fresh, options, slots) for _ in range(options.workers)]
     except Exception as exc:
         state.error = f"swap failed, still serving {state.model}: {getattr(exc, 'message', exc)}"

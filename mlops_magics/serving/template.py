@@ -32,6 +32,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import atexit  # noqa: E402
 import contextlib  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import signal  # noqa: E402
@@ -199,6 +200,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     began = time.perf_counter()
     missing = preload()
+    gc.collect()
+    gc.freeze()  # the forked deployments' collector never walks (or copies) the preloaded modules
     ready = {"ready": True, "pid": os.getpid(), "seconds": round(time.perf_counter() - began, 3), "missing": missing}
     try:
         os.write(outbox, (json.dumps(ready) + "\n").encode())

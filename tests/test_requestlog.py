@@ -16,7 +16,7 @@ def _segments(folder: Path, kind: str) -> pd.DataFrame:
 
 
 def test_numeric_and_mixed_requests_and_feedback_become_segments(tmp_path: Path) -> None:
-    log = RequestLog(tmp_path, 1.0, "models:/m@champion", "3")
+    log = RequestLog(tmp_path, 1.0, "models:/m@champion", "3", ["a", "b"])
     numbers = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
     log.record("r1", numbers, np.array([0, 1]), 1.5, 200)
     log.record("r2", numbers.iloc[:1], np.array([1]), 2.5, 200)

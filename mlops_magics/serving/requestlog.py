@@ -37,6 +37,10 @@ FLUSH_BYTES = 8 * 2**20
 SPOOL = ".spool"
 _FRAME = struct.Struct("<cI")  # kind, length of what follows
 _HEADER, _REQUEST, _FEEDBACK = b"H", b"R", b"F"
+# A request record: latency ms, status, time, rows, bytes of inputs, their encoding, bytes of the request id;
+# then the id, the inputs and the predictions (JSON).
+_RECORD = struct.Struct("<dHdIIBB")
+_F8, _JSON = 0, 1
 
 
 def _frame(kind: bytes, *parts: bytes) -> bytes:
@@ -47,12 +51,16 @@ def _frame(kind: bytes, *parts: bytes) -> bytes:
 class RequestLog:
     """A worker's half: cheap appends on the event loop; a thread writes the spool file."""
 
-    def __init__(self, folder: Path, rate: float, model: str = "", version: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, rate: float, model: str = "", version: str | None = None, columns: list[str] | None = None
+    ) -> None:
         self.rate = rate
         self.spool = folder / SPOOL
-        self._header = orjson.dumps({"model": model, "version": version})
+        # The signature's columns, once per file: the checked frames of a model with a signature have them, in
+        # this order, so a record carries only its numbers.
+        self._columns = list(columns) if columns else None
+        self._header = orjson.dumps({"model": model, "version": version, "columns": self._columns})
         self._buffer = bytearray()
-        self._columns: list[str] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
@@ -64,19 +72,14 @@ class RequestLog:
         if self.rate <= 0 or (self.rate < 1 and random.random() >= self.rate):
             return
         values = frame.to_numpy()
-        if values.dtype == np.float64:
-            columns = [str(c) for c in frame.columns]
-            inputs, encoding = values.tobytes(), "f8"
-        else:  # strings, mixed types: JSON (rarer, and still no frame built here)
-            columns = None
+        if values.dtype == np.float64 and self._columns is not None and values.shape[1] == len(self._columns):
+            inputs, encoding = values.tobytes(), _F8
+        else:  # no signature, strings, mixed types: JSON with the column names (rarer; still no frame built here)
             split = {"columns": [str(c) for c in frame.columns], "data": values.tolist()}
-            inputs, encoding = orjson.dumps(split, default=str), "json"
-        meta = orjson.dumps(
-            [request_id, latency_ms, status, time.time(), encoding, len(frame), len(inputs), columns],
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        )
-        answer = _encode_predictions(np.asarray(predictions))
-        self._append(_frame(_REQUEST, struct.pack("<I", len(meta)), meta, inputs, answer))
+            inputs, encoding = orjson.dumps(split, default=str), _JSON
+        name = request_id.encode()[:255]
+        fixed = _RECORD.pack(latency_ms, status, time.time(), len(frame), len(inputs), encoding, len(name))
+        self._append(_frame(_REQUEST, fixed, name, inputs, _encode_predictions(np.asarray(predictions))))
 
     def record_feedback(self, items: list[dict[str, Any]]) -> None:
         self._append(_frame(_FEEDBACK, orjson.dumps([time.time(), items], default=str)))
@@ -160,16 +163,16 @@ def read_spool(path: Path) -> tuple[list[_Request], list[tuple[float, list[dict[
             when, items = orjson.loads(body)
             feedback.append((when, items))
         elif kind == _REQUEST:
-            (meta_size,) = struct.unpack_from("<I", body)
-            meta = orjson.loads(body[4 : 4 + meta_size])
-            request_id, latency_ms, status, when, encoding, rows, input_size, columns = meta
-            start = 4 + meta_size
+            latency_ms, status, when, rows, input_size, encoding, name_size = _RECORD.unpack_from(body)
+            start = _RECORD.size + name_size
+            request_id = bytes(body[_RECORD.size : start]).decode(errors="replace")
             raw = body[start : start + input_size]
-            if encoding == "f8":
-                inputs: pd.DataFrame | np.ndarray = np.frombuffer(raw, dtype=np.float64).reshape(rows, -1)
+            columns = header.get("columns")
+            if encoding == _F8 and columns:
+                inputs: pd.DataFrame | np.ndarray = np.frombuffer(raw, dtype=np.float64).reshape(rows, len(columns))
             else:
                 split = orjson.loads(raw)
-                inputs = pd.DataFrame(split["data"], columns=split["columns"])
+                inputs, columns = pd.DataFrame(split["data"], columns=split["columns"]), None
             predictions = orjson.loads(body[start + input_size :])
             model, version = header["model"], header["version"]
             requests.append(_Request(request_id, latency_ms, status, when, rows, inputs, columns, predictions, model, version))

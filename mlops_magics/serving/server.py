@@ -128,7 +128,8 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metr
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     _die_with_parent()
-    request_log = RequestLog(options.requests_dir, options.log_rate, served.uri, served.version)
+    names = [column.name for column in served.columns] if served.columns else None
+    request_log = RequestLog(options.requests_dir, options.log_rate, served.uri, served.version, names)
     metrics.use(slot)
     app = build_app(served, options.token, request_log, options.max_body, metrics)
     config = uvicorn.Config(

@@ -164,6 +164,16 @@ class ClusterSpec:
         return f"LocalCluster, {self.workers} worker(s) x {self.threads_per_worker} thread(s), memory {self.memory_limit}"
 
 
+def connected_client() -> Any | None:
+    """The kernel's default Dask client (``%cluster`` sets it), or None: work then runs on this machine."""
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
 def build(spec: ClusterSpec) -> Any:
     """Create the cluster object a ``local`` or ``factory`` spec describes (blocking; seconds)."""
     if spec.kind == "local":

@@ -12,6 +12,7 @@ from typing import Any
 import dask
 from tqdm.auto import tqdm
 
+from mlops_magics.cluster import connected_client
 from mlops_magics.eda.columns import plan
 from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunked_stats, partition_stats
 from mlops_magics.eda.profile import Profile, build
@@ -19,15 +20,6 @@ from mlops_magics.eda.sources import Source, open_source
 from mlops_magics.errors import InvalidInput
 
 SAMPLE_ROWS = 100_000
-
-
-def _cluster_client() -> Any | None:
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
 
 
 Update = tuple[list[PartitionStats], float]  # statistics of some chunks, and the share of a partition they finish
@@ -119,7 +111,7 @@ def profile(
     started = time.perf_counter()
     partitions = source.partitions
     per_partition = max(1_000, int(1.5 * sample_rows / partitions) + 1)
-    client = _cluster_client() if source.dask is not None else None
+    client = connected_client() if source.dask is not None else None
 
     def chunk_stats(chunk: Any, number: int) -> PartitionStats:
         return partition_stats(chunk, kinds, per_chunk, seed + number)

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import os
 
-# As in ``python -m mlops_magics.serving``, and before numpy loads: one BLAS thread, so forking is safe.
-BLAS_DEFAULTS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-for _variable, _value in BLAS_DEFAULTS.items():
-    os.environ.setdefault(_variable, _value)
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+from mlops_magics.serving import environment
+
+environment.apply()  # as in ``python -m mlops_magics.serving``, and before numpy loads
 
 import atexit  # noqa: E402
 import contextlib  # noqa: E402
@@ -126,9 +124,7 @@ def _become_deployment(argv: list[str], env: dict[str, str], log: str, cwd: str,
             sys.path[0] = os.getcwd()
         os.environ.clear()
         os.environ.update(env)
-        for variable, value in BLAS_DEFAULTS.items():  # what serving's __main__ sets in a fresh process
-            os.environ.setdefault(variable, value)
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        environment.apply()  # what serving's __main__ sets in a fresh process
         sys.argv = [os.path.join(os.path.dirname(__file__), "__main__.py"), *argv[3:]]
         if "numpy" in sys.modules:  # numpy's global generator does not reseed itself after a fork
             sys.modules["numpy"].random.seed()

@@ -233,17 +233,10 @@ class _LocalPool:
 
 
 def _pool() -> _DaskPool | _LocalPool:
-    client = _client()
+    from mlops_magics.cluster import connected_client
+
+    client = connected_client()
     return _DaskPool(client) if client is not None else _LocalPool()
-
-
-def _client() -> Any:
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ImportError, ValueError):
-        return None
 
 
 def _cv_results(candidates: list[dict[str, Any]], n_folds: int, results: list[_Fold]) -> dict[str, Any]:

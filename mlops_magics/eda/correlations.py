@@ -1,4 +1,6 @@
-"""Associations between columns: Pearson (exact, from the one pass), Spearman and Cramér's V (on the sample)."""
+"""Associations between columns: Pearson (exact, from the one pass), Spearman and Cramér's V (on the sample).
+
+Each feature's relation to a target is ``target.relation_to_target``."""
 
 from __future__ import annotations
 
@@ -72,38 +74,3 @@ def cramers_v(sample: pd.DataFrame, names: list[str]) -> dict[str, Any] | None:
         for j in range(i + 1, size):
             values[i, j] = values[j, i] = _cramer(contingency(coded[usable[i]], coded[usable[j]]))
     return _matrix(usable, values)
-
-
-def correlation_ratio(categories: pd.Series, values: pd.Series) -> float:
-    """η: how much of a number's variance the categories explain (0..1)."""
-    frame = pd.DataFrame({"c": categories.astype(str), "v": pd.to_numeric(values, errors="coerce")}).dropna()
-    frame = frame[np.isfinite(frame["v"])]
-    if len(frame) < 3 or frame["v"].var() == 0:
-        return float("nan")
-    groups = frame.groupby("c")["v"]
-    between = (groups.count() * (groups.mean() - frame["v"].mean()) ** 2).sum()
-    total = ((frame["v"] - frame["v"].mean()) ** 2).sum()
-    return float(np.sqrt(between / total))
-
-
-def association_with(sample: pd.DataFrame, target: str, kinds: dict[str, str]) -> list[dict[str, Any]]:
-    """Each feature's association with the target, on the sample, strongest first."""
-    numeric_target = kinds[target] in ("numeric", "datetime")
-    rows = []
-    for name, kind in kinds.items():
-        if name == target:
-            continue
-        feature_numeric = kind in ("numeric", "datetime")
-        if feature_numeric and numeric_target:
-            pair = sample[[name, target]].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
-            score, measure = float(pair.corr(method="spearman").iloc[0, 1]), "Spearman ρ"
-        elif feature_numeric:
-            score, measure = correlation_ratio(sample[target], sample[name]), "correlation ratio η"
-        elif numeric_target:
-            score, measure = correlation_ratio(sample[name], sample[target]), "correlation ratio η"
-        else:
-            table = contingency(_codes(sample[name]), _codes(sample[target]))
-            usable = max(table.shape) <= 10 * MAX_LEVELS_FOR_CRAMERS_V
-            score, measure = (_cramer(table) if usable else float("nan")), "Cramér's V"
-        rows.append({"column": name, "measure": measure, "score": None if np.isnan(score) else round(score, 4)})
-    return sorted(rows, key=lambda r: -abs(r["score"]) if r["score"] is not None else 1.0)

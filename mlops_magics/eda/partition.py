@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 
 from mlops_magics.eda.columns import Kind
+from mlops_magics.eda.content import ContentEvidence, evidence_of
 from mlops_magics.eda.sketches import DistinctSketch, Moments, QuantileSummary, hash_values, sorted_unique
 
 CHUNK_ROWS = 250_000  # rows a partition is profiled in at a time
 TOP_KEPT = 200  # levels kept per categorical column and partition (exact when a column has fewer)
+NUMERIC_LEVELS = 50  # a numeric column with this many values or fewer keeps their counts (classes of a target)
 _ROW_HASH_PRIME = np.uint64(0x100000001B3)
 
 
@@ -35,6 +37,7 @@ class ColumnStats:
     top: Counter = field(default_factory=Counter)  # categorical and boolean levels -> rows
     top_complete: bool = True  # False once a partition had more levels than were kept
     value_types: set[str] = field(default_factory=set)  # Python types seen in an object column
+    content: ContentEvidence | None = None  # what the strings of a categorical column read as
 
 
 @dataclass
@@ -65,16 +68,19 @@ class PairwiseMoments:
         values = np.where(present, matrix, 0.0)
         mask = present.astype(np.float64)
         n = mask.T @ mask
+        # Sums of values less their column's mean: raw sums cancel catastrophically (a constant column's
+        # co-moments came out as rounding noise, and its "correlation" with everything as 1).
+        shift = values.sum(axis=0) / np.maximum(present.sum(axis=0), 1)
+        np.subtract(values, shift, out=values, where=present)
         with np.errstate(invalid="ignore", divide="ignore"):
             sx = values.T @ mask  # sum of column i where j is present
             sxx = (values * values).T @ mask
             sxy = values.T @ values
-            mean_x = np.where(n > 0, sx / n, 0.0)
-            mean_y = mean_x.T
-            cxy = sxy - n * mean_x * mean_y
-            cxx = sxx - n * mean_x * mean_x
-        cyy = cxx.T
-        return cls(names, n, mean_x, mean_y, cxy, cxx, cyy)
+            shifted_x = np.where(n > 0, sx / n, 0.0)
+            cxy = sxy - n * shifted_x * shifted_x.T
+            cxx = sxx - n * shifted_x * shifted_x
+        mean_x = np.where(n > 0, shifted_x + shift[:, None], 0.0)
+        return cls(names, n, mean_x, mean_x.T, cxy, cxx, cxx.T)
 
     def merge(self, other: PairwiseMoments) -> PairwiseMoments:
         n = self.n + other.n
@@ -114,11 +120,19 @@ def _numeric(values: np.ndarray, stats: ColumnStats) -> np.ndarray:
     ordered = np.sort(finite)
     stats.summary = QuantileSummary.of_sorted(ordered)
     if ordered.size:
-        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+        starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+        distinct = ordered[starts]
+        if distinct.size <= NUMERIC_LEVELS:  # few values: count each (cheap, the values are sorted)
+            counts = np.diff(np.append(np.flatnonzero(starts), ordered.size))
+            stats.top = Counter(dict(zip(distinct.tolist(), counts.tolist(), strict=True)))
+        else:
+            stats.top_complete = False
         infinite = np.unique(values[np.isinf(values)]) if stats.infinite else np.empty(0)
         stats.distinct = DistinctSketch.of_hashes(hash_values(np.concatenate([distinct, infinite])))
     else:
         stats.distinct = DistinctSketch.of_hashes(np.empty(0, dtype=np.uint64))
+    if stats.infinite:
+        stats.top_complete = False  # levels count finite values only
     return hash_values(values)
 
 
@@ -150,6 +164,8 @@ def _levels(series: pd.Series, stats: ColumnStats) -> np.ndarray:
     if stats.kind == "categorical" and series.dtype == object and len(uniques):
         probe = uniques if len(uniques) <= 1000 else uniques[:1000]
         stats.value_types.update(type(v).__name__ for v in probe)
+    if stats.kind == "categorical":
+        stats.content = evidence_of(uniques, counts)
     if len(uniques) > TOP_KEPT:
         stats.top_complete = False
         keep = np.argpartition(counts, -TOP_KEPT)[-TOP_KEPT:]
@@ -242,6 +258,8 @@ def combine_columns(parts: list[ColumnStats]) -> ColumnStats:
         merged.top.update(part.top)
         merged.top_complete &= part.top_complete
         merged.value_types |= part.value_types
+        if part.content is not None:
+            merged.content = part.content if merged.content is None else merged.content.merge(part.content)
     merged.summary = QuantileSummary.combine((p.summary for p in parts), points=4 * 2048)
     merged.distinct = DistinctSketch.combine(p.distinct for p in parts if p.distinct is not None)
     return merged

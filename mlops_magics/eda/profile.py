@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_magics.eda import alerts, correlations
+from mlops_magics.eda.content import verdict
 from mlops_magics.eda.partition import (
+    NUMERIC_LEVELS,
     ColumnStats,
     PartitionStats,
     combine_columns,
@@ -24,6 +26,7 @@ from mlops_magics.eda.partition import (
     combine_samples,
 )
 from mlops_magics.eda.sketches import QuantileSummary, sorted_unique
+from mlops_magics.eda.target import relation_to_target
 
 FORMAT_VERSION = 1
 QUANTILES = {"1%": 0.01, "5%": 0.05, "25%": 0.25, "50%": 0.5, "75%": 0.75, "95%": 0.95, "99%": 0.99}
@@ -49,6 +52,10 @@ def _histogram(stats: ColumnStats) -> dict[str, list[float]]:
     else:
         edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
     return {"edges": edges.tolist(), "counts": stats.summary.histogram(edges).tolist()}
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def _column(name: str, stats: ColumnStats) -> dict[str, Any]:
@@ -89,6 +96,8 @@ def _column(name: str, stats: ColumnStats) -> dict[str, Any]:
             infinite=stats.infinite,
             integer_valued=integer_valued,
         )
+        if stats.top_complete and 0 < len(stats.top) <= NUMERIC_LEVELS:  # few values: each one's rows (classes)
+            column["levels"] = [[_plain(value), n] for value, n in stats.top.most_common()]
     if stats.kind in ("categorical", "boolean"):
         levels = stats.top.most_common(LEVELS_KEPT)
         column.update(
@@ -99,6 +108,10 @@ def _column(name: str, stats: ColumnStats) -> dict[str, Any]:
         )
         if stats.kind == "boolean":
             column["mean"] = _clean(stats.moments.mean) if stats.moments.n else None
+    if stats.kind == "categorical":
+        found = verdict(stats.content, column["distinct"], count) if stats.content is not None else {"content": "category"}
+        column["content"] = found.pop("content")
+        column["evidence"] = found
     meaningful = sorted(stats.value_types - {"NoneType", "float"}) if stats.value_types else []
     if stats.value_types and "float" in stats.value_types and meaningful:
         meaningful = sorted(stats.value_types - {"NoneType"})
@@ -219,6 +232,6 @@ def build(
         "target": None,
     }
     if target is not None and len(sample):
-        data["target"] = {"column": target, "associations": correlations.association_with(sample, target, kinds)}
-    data["alerts"] = alerts.frame_alerts(data)
+        data["target"] = relation_to_target(sample, target, columns)
+    data["alerts"] = alerts.frame_alerts(data, target)
     return Profile(data)

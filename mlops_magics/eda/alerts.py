@@ -102,7 +102,8 @@ def column_alerts(column: dict[str, Any], rows: int, target: str | None = None) 
         types = ", ".join(column["value_types"])
         found.append(_alert("mixed_types", f"{name} mixes value types ({types})", name))
     found.extend(_content_alerts(name, column))
-    # Dates, sentences and amounts are varied by nature: their many values are neither levels nor identifiers.
+    # Dates, sentences and amounts are varied by nature: their many values are neither levels nor identifiers
+    # (nor are the numbers among words: their mixing is the alert).
     as_levels = kind == "categorical" and content in (None, "category", "mixed")
     unique_share = 0.99 if column["distinct_exact"] else 0.95  # an estimated count is within a few percent
     unique = count > 1 and distinct > 1 and distinct >= count * unique_share
@@ -111,7 +112,7 @@ def column_alerts(column: dict[str, Any], rows: int, target: str | None = None) 
     )
     if unique and (as_levels or integers):
         found.append(_alert("id_like", f"{name} is unique per row (an identifier?)", name))
-    elif as_levels and distinct > HIGH_CARDINALITY and distinct < count:
+    elif as_levels and content != "mixed" and distinct > HIGH_CARDINALITY and distinct < count:
         found.append(_alert("high_cardinality", f"{name} has {distinct:,} distinct values", name))
     is_target = name == target
     if is_target:

@@ -72,9 +72,13 @@ _COUNTS = ("probed", "numbers", "number_strings", "grouped", "ungrouped", "integ
 
 
 def _probe(uniques: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All distinct values, or the most frequent ones (a placeholder like "unknown" among numbers) and a spread
+    of the rest (the chunk's order, not its head)."""
     if len(uniques) <= PROBE:
         return uniques, counts
-    picks = np.linspace(0, len(uniques) - 1, PROBE).astype(np.int64)  # spread over the chunk, not its head
+    frequent = np.argpartition(counts, -PROBE // 4)[-PROBE // 4 :]
+    spread = np.linspace(0, len(uniques) - 1, PROBE - PROBE // 4).astype(np.int64)
+    picks = np.union1d(frequent, spread)
     return uniques[picks], counts[picks]
 
 
@@ -82,13 +86,25 @@ def _example(evidence: ContentEvidence, sort: str, value: str) -> None:
     evidence.examples.setdefault(sort, value[:40])
 
 
-def _parsed_dates(values: list[str]) -> pd.DatetimeIndex:
+def _utc_naive(parsed: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return parsed.tz_convert("UTC").tz_localize(None) if getattr(parsed, "tz", None) is not None else parsed
+
+
+def _parsed_dates(values: list[str]) -> tuple[pd.DatetimeIndex, str | None]:
+    """Dates parsed in the one format that reads (nearly) all of them, day first if need be; else each as it comes."""
+    from pandas.tseries.api import guess_datetime_format
+
+    strings = pd.Index(values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(pd.Index(values), errors="coerce", format="mixed")
-    if getattr(parsed, "tz", None) is not None:
-        parsed = parsed.tz_convert("UTC").tz_localize(None)
-    return parsed
+        for dayfirst in (False, True):
+            form = guess_datetime_format(values[0], dayfirst=dayfirst)
+            if form is None:
+                continue
+            parsed = pd.to_datetime(strings, errors="coerce", format=form, utc=True)
+            if parsed.notna().mean() >= 0.9:
+                return _utc_naive(parsed), form
+        return _utc_naive(pd.to_datetime(strings, errors="coerce", format="mixed", utc=True)), None
 
 
 def evidence_of(uniques: np.ndarray, counts: np.ndarray) -> ContentEvidence:
@@ -132,7 +148,7 @@ def evidence_of(uniques: np.ndarray, counts: np.ndarray) -> ContentEvidence:
             if words >= TEXT_WORDS:
                 evidence.sentences += rows
     if date_like:
-        parsed = _parsed_dates([t for t, _ in date_like])
+        parsed, form = _parsed_dates([t for t, _ in date_like])
         for (text, rows), when in zip(date_like, parsed, strict=True):
             if pd.isna(when):
                 evidence.words += rows  # date-shaped but not a date ("31/31/2020"): a word, for this purpose
@@ -143,27 +159,21 @@ def evidence_of(uniques: np.ndarray, counts: np.ndarray) -> ContentEvidence:
         if len(good):
             nanos = good.asi8
             evidence.date_min, evidence.date_max = int(nanos.min()), int(nanos.max())
-            if len(uniques) > PROBE and evidence.share(evidence.dates) >= 0.5:
-                _all_dates(uniques, evidence)
+            if len(uniques) > PROBE and form is not None and evidence.share(evidence.dates) >= 0.5:
+                _all_dates(uniques, form, evidence)
     return evidence
 
 
-def _all_dates(uniques: np.ndarray, evidence: ContentEvidence) -> None:
-    """The exact date range of a date column with more distinct values than were probed: all of them parsed,
-    in the format pandas guesses from one (its fast path; values in another format are left out)."""
-    from pandas.tseries.api import guess_datetime_format
-
-    strings = pd.Index(uniques).astype(str)
-    form = guess_datetime_format(evidence.examples.get("date", ""))
-    if form is None:
-        return
-    parsed = pd.to_datetime(strings, errors="coerce", format=form)
-    if getattr(parsed, "tz", None) is not None:
-        parsed = parsed.tz_convert("UTC").tz_localize(None)
+def _all_dates(uniques: np.ndarray, form: str, evidence: ContentEvidence) -> None:
+    """The exact date range of a date column with more distinct values than were probed: all of them parsed
+    in the probe's format (pandas' fast path)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = _utc_naive(pd.to_datetime(pd.Index(uniques).astype(str), errors="coerce", format=form, utc=True))
     nanos = parsed[parsed.notna()].asi8
     if nanos.size:
-        evidence.date_min = min(int(nanos.min()), evidence.date_min or int(nanos.min()))
-        evidence.date_max = max(int(nanos.max()), evidence.date_max or int(nanos.max()))
+        evidence.date_min = min(int(nanos.min()), evidence.date_min if evidence.date_min is not None else int(nanos.min()))
+        evidence.date_max = max(int(nanos.max()), evidence.date_max if evidence.date_max is not None else int(nanos.max()))
 
 
 # --- the verdict ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from mlops_magics.cluster import connected_client
 from mlops_magics.eda.columns import plan
 from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunked_stats, partition_stats
 from mlops_magics.eda.profile import Profile, build
-from mlops_magics.eda.sources import Source, open_source
+from mlops_magics.eda.sources import Source, guessed_wrong, open_source
 from mlops_magics.errors import InvalidInput
 
 SAMPLE_ROWS = 100_000
@@ -102,7 +102,36 @@ def profile(
     progress: bool = True,
 ) -> Profile:
     """Profile ``data`` (see ``sources.ACCEPTED``); ``sample`` profiles a uniform sample of that many rows."""
-    source = open_source(data, name)
+    opened = open_source(data, name)
+    try:
+        return _profile(opened, title, target, sample, sample_rows, seed, progress)
+    except _PassFailed as failed:
+        again = guessed_wrong(opened, failed.error)  # a CSV column Dask typed from its first rows only
+        if again is None:
+            raise InvalidInput(f"{opened.description}: {str(failed.error).splitlines()[0]}") from None
+    try:
+        return _profile(again, title, target, sample, sample_rows, seed, progress)
+    except _PassFailed as failed:
+        raise InvalidInput(f"{opened.description}: {str(failed.error).splitlines()[0]}") from None
+
+
+class _PassFailed(Exception):
+    """A partition could not be read: what a CSV with inconsistent columns raises from a later partition."""
+
+    def __init__(self, error: ValueError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _profile(
+    source: Source,
+    title: str | None,
+    target: str | None,
+    sample: int | None,
+    sample_rows: int,
+    seed: int,
+    progress: bool,
+) -> Profile:
     if sample is not None:
         source = _sampled(source, sample, seed)
     kinds = plan(source.dtypes)
@@ -136,8 +165,8 @@ def profile(
         for stats, share in results:
             parts.extend(stats)
             bar.update(share)
-    except ValueError as exc:  # what a CSV with inconsistent columns raises from a later partition
-        raise InvalidInput(f"{source.description}: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:
+        raise _PassFailed(exc) from None
     finally:
         bar.close()
     engine = {

@@ -123,10 +123,31 @@ def _levels(column: dict[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
+_CONTENT = {"date": "dates as text", "text": "free text", "number": "numbers as text", "mixed": "numbers and words"}
+
+
+def _kind_label(column: dict[str, Any]) -> str:
+    """The engine's kind, or what a column of strings turned out to hold."""
+    return _CONTENT.get(column.get("content") or "", column["kind"])
+
+
+def _content_items(column: dict[str, Any]) -> list[tuple[str, str]]:
+    evidence = column.get("evidence") or {}
+    content = column.get("content")
+    if content == "date" and evidence.get("date_min"):
+        return [("min", evidence["date_min"].replace("T", " ")), ("max", evidence["date_max"].replace("T", " "))]
+    if content == "text":
+        return [("words a value", _number(evidence.get("mean_words")))]
+    if content in ("number", "mixed"):
+        shares = evidence.get("shares", {})
+        return [("numbers", f"{shares.get('numbers', 0):.1%}"), ("words", f"{shares.get('words', 0):.1%}")]
+    return []
+
+
 def _stats(column: dict[str, Any]) -> str:
     kind = column["kind"]
     items: list[tuple[str, str]] = [
-        ("type", f"{kind} ({column['dtype']})"),
+        ("type", f"{_kind_label(column)} ({column['dtype']})"),
         ("count", _number(column["count"])),
         ("missing", f"{column['missing']:,} ({column['missing_share']:.1%})"),
         ("distinct", ("" if column["distinct_exact"] else "≈") + _number(column["distinct"])),
@@ -145,6 +166,7 @@ def _stats(column: dict[str, Any]) -> str:
         ]
     if kind == "boolean":
         items += [("share true", _number(column.get("mean")))]
+    items += _content_items(column)
     if column.get("value_types"):
         items += [("value types", ", ".join(column["value_types"]))]
     body = "".join(f"<tr><th>{_e(k)}</th><td class='num'>{_e(v)}</td></tr>" for k, v in items)
@@ -164,7 +186,7 @@ def _column(column: dict[str, Any], alerts: list[dict[str, Any]]) -> str:
     notes = "".join(f"<div class='warn'>{_e(a['message'])}</div>" for a in flagged)
     return (
         f"<details data-column='{_e(column['name'])}'><summary><span class='name' title='{_e(column['name'])}'>"
-        f"{_e(column['name'])}</span><span class='muted'>{_e(kind)}</span>"
+        f"{_e(column['name'])}</span><span class='muted'>{_e(_kind_label(column))}</span>"
         f"<span>{column['missing_share']:.1%} miss.</span>"
         f"<span>{'' if column['distinct_exact'] else '≈'}{column['distinct']:,} dist.</span>{mini}{marks}</summary>"
         f"<div class='body'>{_stats(column)}{detail}<div>{notes}</div></div></details>"
@@ -197,7 +219,12 @@ def _target(target: dict[str, Any] | None) -> str:
         f"{_number(r['score'])}</td><td>{_bars([abs(r['score'] or 0)], int(160 * abs(r['score'] or 0)) + 1, 10)}</td></tr>"
         for r in target["associations"]
     )
-    return f"<h3>Relation to target {_e(target['column'])}</h3><table>{rows}</table>"
+    apart = "".join(
+        f"<tr><td>{_e(r['column'])}</td><td class='muted' colspan='3'>not ranked: {_e(r['reason'])}</td></tr>"
+        for r in target.get("set_apart", [])
+    )
+    note = f"<div class='sub'>{_e(target['note'])}</div>" if target.get("note") else ""
+    return f"<h3>Relation to target {_e(target['column'])}</h3>{note}<table>{rows}{apart}</table>"
 
 
 def render(profile: Profile) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import glob
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ class Source:
     dtypes: pd.Series
     pandas: pd.DataFrame | None = None  # profiled in this process, in row chunks on local threads
     dask: dd.DataFrame | None = None  # profiled partition by partition, on the cluster when there is one
+    csv: str | None = None  # the path or glob when the data is CSV files (their column types are guessed)
 
     @property
     def partitions(self) -> int:
@@ -43,14 +46,15 @@ def _files(pattern: str) -> list[str]:
     return found
 
 
-def _read(pattern: str) -> dd.DataFrame:
+def _read(pattern: str, dtypes: dict[str, str] | None = None) -> dd.DataFrame:
     files = _files(pattern)
     suffixes = {Path(f).suffix.lower() for f in files}
     try:
         if suffixes <= {".parquet", ".pq"} or (Path(pattern).is_dir() and not suffixes - {".parquet", ".pq"}):
             return dd.read_parquet(files)
         if suffixes <= {".csv", ".tsv"}:
-            return dd.read_csv(files, assume_missing=True, blocksize="64MB", sep="\t" if suffixes == {".tsv"} else ",")
+            sep = "\t" if suffixes == {".tsv"} else ","
+            return dd.read_csv(files, assume_missing=True, blocksize="64MB", sep=sep, dtype=dtypes)
     except (OSError, ValueError) as exc:
         root = exc
         while root.__cause__ is not None:  # dask wraps the reader's own error; show that one
@@ -72,5 +76,26 @@ def open_source(data: Any, name: str | None = None) -> Source:
         return Source(name or "Dask DataFrame", data.dtypes, dask=data)
     if isinstance(data, (str, Path)):
         frame = _read(str(data))
-        return Source(str(data), frame.dtypes, dask=frame)
+        is_csv = all(Path(f).suffix.lower() in (".csv", ".tsv") for f in _files(str(data)))
+        return Source(str(data), frame.dtypes, dask=frame, csv=str(data) if is_csv else None)
     raise InvalidInput(f"cannot profile {name or 'this'} (a {type(data).__module__}.{type(data).__name__}); give {ACCEPTED}")
+
+
+_DTYPE_ADVICE = re.compile(r"dtype=(\{[^}]*\})")
+
+
+def guessed_wrong(source: Source, error: ValueError) -> Source | None:
+    """The CSV source read again with the column types Dask says it guessed wrong, when that is the error.
+
+    Dask guesses a CSV's column types from its first rows; a column of numbers with words further down (a "n/a",
+    an "error 4") then fails in a later partition. Read as text, the profile reports it as mixed.
+    """
+    advice = _DTYPE_ADVICE.search(str(error))
+    if source.csv is None or advice is None:
+        return None
+    try:
+        dtypes = {str(k): str(v) for k, v in ast.literal_eval(advice.group(1)).items()}
+    except (ValueError, SyntaxError, AttributeError):
+        return None
+    frame = _read(source.csv, dtypes)
+    return Source(source.description, frame.dtypes, dask=frame, csv=source.csv)

@@ -54,6 +54,17 @@ def _jsonable(predictions: np.ndarray) -> Any:
     return predictions
 
 
+def refused_input(exc: Exception) -> bool:
+    """How models say an input is not for them: scikit-learn's checks (NaN or infinity where no imputer is,
+    a column missing, mixed types in an encoder) raise these, and pyfunc's own schema check an MlflowException.
+    The message stays in the deployment's log: it may quote the input."""
+    if isinstance(exc, (ValueError, TypeError, KeyError, IndexError)):
+        return True
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(exc, MlflowException) and exc.error_code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
+
+
 def _feedback_item(item: Any) -> bool:
     if not isinstance(item, dict) or not isinstance(item.get("request_id"), (str, int)):
         return False
@@ -151,6 +162,13 @@ def build_app(
         try:
             predictions = await batcher.predict(frame)
         except Exception as exc:
+            if refused_input(exc):  # the input passed the signature, but the model cannot take it (as with pyfunc)
+                log.warning("request %s: the model refused the input: %s: %s", request_id, type(exc).__name__, exc)
+                message = (
+                    f"the model cannot predict this input ({type(exc).__name__}); its message is in "
+                    f"`mlops deploy logs {model.name}`"
+                )
+                return refuse(RequestError(422, message), request_id, began)
             log.exception("request %s: the model failed", request_id)
             return refuse(RequestError(500, f"the model failed on this input ({type(exc).__name__})"), request_id, began)
         elapsed = time.perf_counter() - began

@@ -56,6 +56,15 @@ class MicroBatcher:
 
     async def _answer(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[pd.DataFrame, asyncio.Future[Any]]]) -> None:
         frames = [frame for frame, _ in batch]
+        if not all(frame.columns.equals(frames[0].columns) for frame in frames[1:]):
+            # Requests that left out different optional columns: stacked, one would get the other's column
+            # filled with missing values and an answer it would not get alone. Each set of columns apart.
+            groups: dict[tuple[str, ...], list[tuple[pd.DataFrame, asyncio.Future[Any]]]] = {}
+            for item in batch:
+                groups.setdefault(tuple(map(str, item[0].columns)), []).append(item)
+            for group in groups.values():
+                await self._answer(loop, group)
+            return
         try:
             whole = frames[0] if len(frames) == 1 else stack(frames)
             predictions = np.asarray(await loop.run_in_executor(self._executor, self._predict, whole))

@@ -1,17 +1,25 @@
 """Request bodies of MLflow's scoring protocol, parsed and checked against the model's signature.
 
+What passes is what MLflow's own scoring server passes to the model for a ``dataframe_records`` body (and
+for CSV, what it reads from the CSV): the same values, so the predictions are pyfunc's. Missing values are
+accepted wherever MLflow accepts them: a JSON ``null`` (or ``NaN``) in a string, number or boolean column,
+an empty CSV field, an optional column left out. We are stricter in one place: an integer column takes whole
+numbers only (MLflow's JSON reader truncates 2008.5 to 2008; its CSV reader and pyfunc refuse it).
+
 Errors say what is wrong in a few words and name columns; they never echo the request body back.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
@@ -32,6 +40,7 @@ class RequestError(Exception):
 class Column:
     name: str
     kind: str  # "number", "integer", "boolean", "string", "datetime", "any"
+    required: bool = True  # an optional column (MLflow infers one from data with missing values) may be left out
 
 
 _KINDS = {
@@ -55,7 +64,7 @@ def columns_of(model_meta: Any) -> list[Column] | None:
     columns = []
     for spec in inputs.inputs:
         kind = _KINDS.get(str(getattr(spec, "type", "any")).split(".")[-1].lower(), "any")
-        columns.append(Column(spec.name, kind))
+        columns.append(Column(spec.name, kind, bool(getattr(spec, "required", True))))
     return columns
 
 
@@ -75,7 +84,9 @@ def _frame(payload: Any, columns: list[Column] | None) -> pd.DataFrame:
             if not isinstance(data, list):
                 raise RequestError(400, f"{keys[0]} needs a list of records")
             return pd.DataFrame.from_records(data)
-        if isinstance(data, dict):  # {"inputs": {"col": [values], ...}}
+        if isinstance(data, dict):  # {"inputs": {"col": [values], ...}}, or one row {"inputs": {"col": value}}
+            if data and not any(isinstance(v, (list, dict)) for v in data.values()):
+                return pd.DataFrame([data])
             return pd.DataFrame(data)
         if isinstance(data, list):  # rows without names: the signature's column order
             rows = np.asarray(data, dtype=object)
@@ -96,13 +107,20 @@ def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise RequestError(400, f"malformed JSON ({str(exc).split(':')[0]})") from None
+        # NaN and Infinity are not JSON, but Python's json.dumps (so `requests.post(json=...)` of a frame's
+        # records) writes them for missing values, and MLflow's server reads them: the slower reader, only then.
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise RequestError(400, f"malformed JSON ({str(exc).split(':')[0]})") from None
 
 
 def parse(body: bytes, content_type: str, columns: list[Column] | None) -> pd.DataFrame:
     if content_type.startswith("text/csv"):
+        # String columns stay strings ("007", "1"), an empty field is a missing value: as MLflow reads CSV.
+        strings = {c.name: object for c in columns or [] if c.kind == "string"}
         try:
-            return pd.read_csv(io.BytesIO(body))
+            return pd.read_csv(io.BytesIO(body), dtype=strings or None)
         except (ValueError, pd.errors.ParserError) as exc:
             raise RequestError(400, f"the CSV body cannot be parsed ({type(exc).__name__})") from None
     if not content_type.startswith("application/json"):
@@ -152,21 +170,44 @@ def _numeric_rows(payload: Any, names: list[str]) -> pd.DataFrame | None:
     return pd.DataFrame(values, columns=names, copy=False)
 
 
+class _MissingWhole(ValueError):
+    """A missing value in an integer column: no int64 holds it (MLflow refuses it too)."""
+
+
+def _container(value: Any) -> bool:
+    return isinstance(value, (list, dict, tuple, set))
+
+
 def _cast(series: pd.Series, column: Column) -> pd.Series:
+    """One column as MLflow's scoring server hands it to the model (``astype`` to the signature's type)."""
     if column.kind in ("number", "integer"):
-        converted = pd.to_numeric(series, errors="coerce")
-        bad = converted.isna() & series.notna()
-        if bad.any():
+        if column.kind == "integer" and series.dtype.kind in "iu":
+            return series.astype("int64")
+        if series.dtype == object and series.map(_container).any():
             raise ValueError
-        if column.kind == "integer" and not (converted.dropna() % 1 == 0).all():
+        values = series.astype("float64")  # None and NaN -> NaN; "1.5", " 2 ", "nan", True -> numbers, as MLflow
+        if column.kind == "number":
+            return values
+        if values.isna().any():
+            raise _MissingWhole
+        if not (values % 1 == 0).all():
             raise ValueError
-        return converted.astype("float64") if column.kind == "number" else converted.astype("int64")
+        return values.astype("int64")
     if column.kind == "boolean":
-        if not series.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+        if series.dtype == bool:
+            return series
+        if not series.map(lambda v: isinstance(v, (bool, np.bool_)) or _missing(v)).all():
             raise ValueError
-        return series.astype(bool)
+        # Missing values stay (MLflow's schema check passes them as they are); without any, a plain bool column.
+        return series if series.isna().any() else series.astype(bool)
     if column.kind == "string":
-        if not series.map(lambda v: isinstance(v, str)).all():
+        # Any scalar, missing ones included: MLflow passes an object column to the model unchecked, and the
+        # model (an imputer, an encoder that ignores unknown categories) decides; its refusal is a 422 too.
+        if series.dtype != object:
+            return series.astype(object)
+        if infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series
+        if series.map(_container).any():
             raise ValueError
         return series
     if column.kind == "datetime":
@@ -174,20 +215,40 @@ def _cast(series: pd.Series, column: Column) -> pd.Series:
     return series
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _wrong_types(wrong: list[dict[str, str]]) -> RequestError:
+    named = ", ".join(f"{w['column']} (expected {w['expected']})" for w in wrong)
+    message = f"some columns have values of the wrong type: {named}"
+    if any(w.get("problem") == "missing values" for w in wrong):
+        message += "; an integer column cannot hold missing values (a signature inferred from data with them says double)"
+    return RequestError(422, message, wrong_types=wrong)
+
+
 def check(frame: pd.DataFrame, columns: list[Column] | None) -> pd.DataFrame:
-    """The frame in the signature's column order and types; 422 naming the columns when it does not fit."""
+    """The frame in the signature's column order and types; 422 naming the columns when it does not fit.
+
+    An optional column that was left out stays out, as MLflow leaves it out: the model says whether it can do
+    without it. Extra columns are refused (MLflow drops them silently): a misspelt name is then said at once.
+    """
     if len(frame) == 0:
         raise RequestError(422, "the request has no rows")
     if columns is None:
         return frame
     names = [c.name for c in columns]
     present = [str(c) for c in frame.columns]
-    missing = [n for n in names if n not in present]
+    missing = [c.name for c in columns if c.required and c.name not in present]
     extra = [c for c in present if c not in names]
     if missing or extra:
         raise RequestError(422, "the columns do not match the model's signature", missing=missing, unexpected=extra)
+    if len(set(present)) != len(present):
+        twice = sorted({c for c in present if present.count(c) > 1})
+        raise RequestError(422, f"the columns {twice} are given more than once")
     frame.columns = present
-    if all(c.kind == "number" for c in columns):
+    served = [c for c in columns if c.name in present]
+    if len(served) == len(columns) and all(c.kind == "number" for c in columns):
         # The common case, vectorised: one conversion of the whole table; the slow path below only names
         # the columns that fail.
         try:
@@ -198,11 +259,13 @@ def check(frame: pd.DataFrame, columns: list[Column] | None) -> pd.DataFrame:
             pass
     wrong = []
     typed = {}
-    for column in columns:
+    for column in served:
         try:
             typed[column.name] = _cast(frame[column.name], column)
-        except (ValueError, TypeError):
+        except _MissingWhole:
+            wrong.append({"column": column.name, "expected": column.kind, "problem": "missing values"})
+        except (ValueError, TypeError, OverflowError):
             wrong.append({"column": column.name, "expected": column.kind})
     if wrong:
-        raise RequestError(422, "some columns have values of the wrong type", wrong_types=wrong)
-    return pd.DataFrame(typed, columns=names)
+        raise _wrong_types(wrong)
+    return pd.DataFrame(typed, columns=[c.name for c in served])

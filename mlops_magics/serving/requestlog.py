@@ -189,6 +189,9 @@ def requests_table(items: list[_Request]) -> pd.DataFrame:
             [i.inputs if isinstance(i.inputs, pd.DataFrame) else pd.DataFrame(i.inputs, columns=i.columns) for i in items],
             ignore_index=True,
         )
+    for column in inputs.columns:
+        if inputs[column].dtype == object:  # e.g. a string column where a client sent a number: one kind for Parquet
+            inputs[column] = _one_kind(inputs[column].tolist())
     sizes = [i.rows for i in items]
     table = inputs.add_prefix("input.")
     table.insert(0, "row", np.concatenate([np.arange(n) for n in sizes]))
@@ -209,10 +212,14 @@ def requests_table(items: list[_Request]) -> pd.DataFrame:
 def _one_kind(values: list[Any]) -> list[Any]:
     """A column Parquet can hold: values of mixed kinds (labels 1 and "cat" from two clients; int predictions
     before a swap, strings after) are written as strings."""
-    kinds = {type(v) for v in values if v is not None}
+    kinds = {type(v) for v in values if not _missing(v)}
     if len(kinds) <= 1 or kinds <= {int, float}:
         return values
-    return [None if v is None else str(v) for v in values]
+    return [None if _missing(v) else str(v) for v in values]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def feedback_table(items: list[tuple[float, list[dict[str, Any]]]]) -> pd.DataFrame:

@@ -63,15 +63,18 @@ class PairwiseMoments:
     cyy: np.ndarray
 
     @classmethod
-    def of(cls, names: list[str], matrix: np.ndarray) -> PairwiseMoments:
+    def of(cls, names: list[str], matrix: np.ndarray, means: np.ndarray | None = None) -> PairwiseMoments:
+        """``means``: each column's mean over its finite values, when already known (else computed here)."""
         present = np.isfinite(matrix)
-        values = np.where(present, matrix, 0.0)
         mask = present.astype(np.float64)
         n = mask.T @ mask
         # Sums of values less their column's mean: raw sums cancel catastrophically (a constant column's
         # co-moments came out as rounding noise, and its "correlation" with everything as 1).
-        shift = values.sum(axis=0) / np.maximum(present.sum(axis=0), 1)
-        np.subtract(values, shift, out=values, where=present)
+        if means is None:
+            means = np.where(present, matrix, 0.0).sum(axis=0) / np.maximum(present.sum(axis=0), 1)
+        shift = np.asarray(means, dtype=np.float64)
+        values = matrix - shift
+        values[~present] = 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
             sx = values.T @ mask  # sum of column i where j is present
             sxx = (values * values).T @ mask
@@ -208,7 +211,8 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
             hashes = _levels(series, stats)
         columns[name] = stats
         row_hashes = row_hashes * _ROW_HASH_PRIME ^ hashes
-    pearson = PairwiseMoments.of(numeric_names, matrix) if len(numeric_names) >= 2 else None
+    means = np.array([columns[name].moments.mean for name in numeric_names])
+    pearson = PairwiseMoments.of(numeric_names, matrix, means) if len(numeric_names) >= 2 else None
     take = min(len(frame), sample_rows)
     sample = frame.sample(n=take, random_state=seed) if take < len(frame) else frame
     return PartitionStats(

@@ -17,11 +17,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
-from mlops_magics import arguments
+from mlops_magics import arguments, tracking
 from mlops_magics.cluster import summarize
 from mlops_magics.controller import Controller
-from mlops_magics.eda.run import run_eda
-from mlops_magics.eda.sources import ACCEPTED
 from mlops_magics.errors import MLOpsError
 
 MagicFunction = Callable[..., Any]
@@ -69,6 +67,48 @@ class ClusterView:
         return f"<table class='mlops-cluster'>{body}</table>"
 
 
+class ShownOnce:
+    """A magic's report shown while the magic runs, so ``r = %review ...`` shows it too, and not a second time as
+    the cell's result when the magic is not assigned (``%review ...`` alone).
+
+    The cell's result goes through IPython's display formatter; for the objects shown here, and until the cell
+    ends, a printer registered for their type stands in and shows nothing. Other objects of that type show as usual.
+    """
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.shown: dict[int, Any] = {}  # id -> object (kept, so the id is not reused before the cell ends)
+        self.types: set[type] = set()
+        shell.events.register("post_run_cell", self.forget)
+
+    @property
+    def _printers(self) -> Any:
+        return self.shell.display_formatter.ipython_display_formatter
+
+    def show(self, value: Any) -> Any:
+        display(value)
+        self.shown[id(value)] = value
+        if type(value) not in self.types:
+            self._printers.for_type(type(value), self._again)
+            self.types.add(type(value))
+        return value
+
+    def _again(self, value: Any) -> None:
+        if id(value) in self.shown:
+            return  # shown by the magic in this cell already
+        self._printers.pop(type(value), None)  # another object of that type: shown the usual way
+        try:
+            display(value)
+        finally:
+            self._printers.for_type(type(value), self._again)
+
+    def forget(self, *_: Any) -> None:
+        for kind in self.types:
+            self._printers.pop(kind, None)
+        self.types.clear()
+        self.shown.clear()
+
+
 def _key_values(text: str) -> dict[str, str]:
     pairs = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -103,6 +143,7 @@ class MLOpsMagics(Magics):
         super().__init__(shell)
         self.controller = Controller(notify=print)
         self._clients: dict[str, tuple[str, Any]] = {}
+        self._reports = ShownOnce(shell)
         self._cluster_parser = arguments.cluster_parser("%cluster")
         self._eda_parser = arguments.eda_parser("%eda")
         self._train_parser = arguments.train_parser("%%train")
@@ -168,12 +209,16 @@ class MLOpsMagics(Magics):
         except (NameError, SyntaxError, AttributeError):
             if glob.glob(os.path.expanduser(text)):
                 return text, text
+            from mlops_magics.eda.sources import ACCEPTED
+
             raise MLOpsError(f"{text!r} is neither a variable of this kernel nor an existing file; give {ACCEPTED}") from None
         return value, text
 
     @line_magic
     @_one_line_errors
     def eda(self, line: str) -> Any:
+        from mlops_magics.eda.run import run_eda
+
         args = arguments.parse(self._eda_parser, line)
         data, name = self._data(args.data)
         other, other_name = self._data(args.compare) if args.compare else (None, None)
@@ -195,7 +240,7 @@ class MLOpsMagics(Magics):
             display(HTML(_framed(result.full_html)))
         if result.comparison is not None:
             display(result.comparison)
-        return result.profile
+        return self._reports.show(result.profile)
 
     # --- %%train ------------------------------------------------------------------------------------
     @line_cell_magic
@@ -286,6 +331,7 @@ class MLOpsMagics(Magics):
             min_improvement=args.min_improvement,
             promote=not args.manual,
         )
+        self._reports.show(result)
         if args.manual and result.passed:
             import ipywidgets
 
@@ -370,12 +416,16 @@ for _name, _text in _NOT_BUILT.items():
 
 
 def register(ipython: Any) -> None:
-    ipython.register_magics(MLOpsMagics)
+    magics = MLOpsMagics(ipython)
+    tracking.point_process_at(magics.controller.workspace)
+    ipython.register_magics(magics)
 
 
 def unregister(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.pop("MLOpsMagics", None)
     if magics is not None:
+        magics._reports.forget()
+        ipython.events.unregister("post_run_cell", magics._reports.forget)
         for kind in ("line", "cell"):
             for name in list(ipython.magics_manager.magics[kind]):
                 if getattr(ipython.magics_manager.magics[kind][name], "__self__", None) is magics:

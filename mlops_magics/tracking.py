@@ -10,6 +10,22 @@ from typing import Any
 from mlops_magics.errors import MLOpsError
 from mlops_magics.workspace import Workspace
 
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+
+
+def point_process_at(workspace: Workspace) -> None:
+    """This process's MLflow, imported now or later, reads and writes the workspace's runs and models.
+
+    The environment variable does it, which MLflow reads whenever it needs a URI: nothing is imported here, and a
+    kernel's own ``mlflow.pyfunc.load_model("models:/name@alias")`` finds the workspace's registry (MLflow's
+    registry follows the tracking URI unless ``MLFLOW_REGISTRY_URI`` says otherwise), not a new ``mlflow.db`` in
+    the working folder. A tracking URI the user set stays, and so does a registry URI.
+    """
+    if os.environ.get(TRACKING_URI_ENV):
+        return
+    workspace.ensure()  # SQLite opens the file but does not make its folder
+    os.environ[TRACKING_URI_ENV] = workspace.tracking_uri
+
 
 def mlflow_for(workspace: Workspace) -> Any:
     """The mlflow module pointed at the workspace's store (or ``MLFLOW_TRACKING_URI``)."""

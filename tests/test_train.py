@@ -252,3 +252,33 @@ def test_remote_tracking_server_that_does_not_answer(workspace: Workspace, monke
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     with pytest.raises(MLOpsError, match=r"does not answer .*; nothing was logged"):
         track(MLflowTracker(workspace), Doubler(), TrainRequest(experiment="x"))
+
+
+def test_missing_targets_are_said_not_silently_dropped(kernel_factory, workspace: Workspace) -> None:
+    kernel = kernel_factory()
+    kernel.run(CANCER)
+    kernel.run("import numpy as np\ny_nan = y_train.astype(float).copy()\ny_nan.iloc[:7] = np.nan")
+    run = kernel.run(
+        "%%train --data X_train,y_nan --eval X_test,y_test --experiment gaps\n"
+        "m = LogisticRegression(max_iter=5000).fit(X_train[y_nan.notna()], y_nan.dropna())"
+    )
+    assert run.status == "ok", run.text
+    rows = len(X_train())
+    said = f"--data: 7 of {rows} target values are missing (NaN); train metrics are computed on the other {rows - 7} rows"
+    assert said in run.text, run.text
+    kernel.run("from mlops_magics.train.background import WRITER\nWRITER.flush()")
+    client = _client(workspace)
+    (logged,) = client.search_runs([client.get_experiment_by_name("gaps").experiment_id])
+    assert {"train_accuracy", "train_f1", "train_roc_auc", "eval_accuracy"} <= set(logged.data.metrics)
+    assert said in logged.data.tags["mlops.notes"]
+
+
+def test_a_metric_that_does_not_apply_says_why() -> None:
+    from sklearn.svm import LinearSVC
+
+    from mlops_magics.train.metrics import evaluate
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    scores = evaluate(LinearSVC().fit(x, y), x, y)
+    assert scores.skipped == {"roc_auc": "the model has no predict_proba"}
+    assert scores.notes("train", "--data") == ["train_roc_auc not computed: the model has no predict_proba"]

@@ -32,8 +32,9 @@ class ReviewResult:
     gates: list[dict[str, Any]]
     promoted: bool = False
     drift: list[str] = field(default_factory=list)
-    plot: str = ""
+    plot: str = ""  # base64 PNG, shown in the HTML form only
     review_run: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was not scored, and why
 
     @property
     def passed(self) -> bool:
@@ -51,6 +52,21 @@ class ReviewResult:
             return f"{self.model} v{self.challenger} passed the gates and {moved} (v{self.champion} before)"
         return f"{self.model} v{self.challenger} refused: " + "; ".join(self.reasons)
 
+    def __repr__(self) -> str:
+        """The text form: the verdict, the scores side by side, the gates (no picture)."""
+        names = sorted(self.scores.get("challenger", {}))
+        champion = f"champion v{self.champion}" if self.champion else ""
+        width = max((len(n) for n in names), default=6)
+        lines = [self.summary(), f"{'':{width}}  {'challenger v' + self.challenger:>16}  {champion:>16}".rstrip()]
+        for n in names:
+            theirs = self.scores.get("champion", {}).get(n)
+            lines.append(
+                f"{n:{width}}  {self.scores['challenger'][n]:16.4f}  {'' if theirs is None else f'{theirs:16.4f}'}".rstrip()
+            )
+        lines += [f"{'passed' if g['passed'] else 'FAILED'}: {g['why']}" for g in self.gates]
+        lines.append(f"training data drift between the two: {', '.join(self.drift) or 'none'}")
+        return "\n".join(lines + self.notes)
+
     def _repr_html_(self) -> str:
         names = sorted(self.scores.get("challenger", {}))
         rows = "".join(
@@ -64,6 +80,7 @@ class ReviewResult:
             for g in self.gates
         )
         drift = f"<div>Training data drift between the two: {html.escape(', '.join(self.drift) or 'none')}</div>"
+        drift += "".join(f"<div style='color:var(--jp-warn-color1,#f57c00)'>{html.escape(n)}</div>" for n in self.notes)
         image = f"<img src='data:image/png;base64,{self.plot}'/>" if self.plot else ""
         champion = f"v{self.champion}" if self.champion else "(none yet)"
         return (
@@ -129,9 +146,11 @@ def review(
     loaded = {"challenger": challenger_model}
     if champion is not None:
         loaded["champion"] = _load(f"models:/{model}/{champion.version}")
-    scores = {label: scoring.score(m, x, y, names) for label, m in loaded.items()}
-    gates = _gates(metric, scores, minimum, min_improvement)
+    evaluated = {label: scoring.evaluate(m, x, y, names) for label, m in loaded.items()}
+    scores = {label: e.values for label, e in evaluated.items()}
+    gates = _gates(metric, scores, minimum, min_improvement, evaluated["challenger"].skipped.get(metric))
     result = ReviewResult(model, metric, str(challenger.version), str(champion.version) if champion else None, scores, gates)
+    result.notes = list(dict.fromkeys(n for label, e in evaluated.items() for n in e.notes(label, "--data")))
     if champion is not None:
         reference, current = _profile(client, champion.run_id), _profile(client, challenger.run_id)
         if reference is not None and current is not None:
@@ -151,29 +170,44 @@ def review(
     return result
 
 
+def _compared(metric: str, value: float, theirs: float) -> str:
+    """``rmse 51.2345 vs the champion's 36.3395: 14.8950 worse`` — worse or better the way the metric points."""
+    gain = scoring.better(metric, value, theirs)
+    if gain != gain:
+        verdict = "cannot be compared"
+    elif gain == 0:
+        verdict = "the same"
+    else:
+        verdict = f"{abs(gain):.4f} {'better' if gain > 0 else 'worse'}"
+    direction = "higher" if metric in scoring.HIGHER_IS_BETTER else "lower"
+    return f"{metric} {value:.4f} vs the champion's {theirs:.4f}: {verdict} ({direction} is better)"
+
+
 def _gates(
-    metric: str, scores: dict[str, dict[str, float]], minimum: float | None, min_improvement: float | None
+    metric: str,
+    scores: dict[str, dict[str, float]],
+    minimum: float | None,
+    min_improvement: float | None,
+    undefined_because: str | None = None,
 ) -> list[dict[str, Any]]:
     value = scores["challenger"][metric]
     gates = []
     if value != value:
-        gates.append({"gate": "defined", "passed": False, "why": f"{metric} cannot be computed for this model and data"})
+        why = f"{metric} cannot be computed for this model and data" + (f" ({undefined_because})" if undefined_because else "")
+        gates.append({"gate": "defined", "passed": False, "why": why})
     if minimum is not None:
         passed = value == value and (value >= minimum if metric in scoring.HIGHER_IS_BETTER else value <= minimum)
         sign = ">=" if metric in scoring.HIGHER_IS_BETTER else "<="
         gates.append({"gate": "min", "passed": passed, "why": f"{metric} {value:.4f} {sign} {minimum} required"})
-    if "champion" in scores and min_improvement is not None:
-        gain = scoring.better(metric, value, scores["champion"][metric])
-        gates.append(
-            {
-                "gate": "min_improvement",
-                "passed": gain >= min_improvement,
-                "why": f"{metric} improves by {gain:+.4f} over the champion; {min_improvement} required",
-            }
-        )
-    elif "champion" in scores:
-        gain = scoring.better(metric, value, scores["champion"][metric])
-        gates.append({"gate": "not_worse", "passed": gain >= 0, "why": f"{metric} changes by {gain:+.4f} vs the champion"})
+    if "champion" in scores:
+        theirs = scores["champion"][metric]
+        gain = scoring.better(metric, value, theirs)
+        if min_improvement is not None:
+            why = f"{_compared(metric, value, theirs)}; better by at least {min_improvement} required"
+            gates.append({"gate": "min_improvement", "passed": gain >= min_improvement, "why": why})
+        else:
+            why = f"{_compared(metric, value, theirs)}; not worse required"
+            gates.append({"gate": "not_worse", "passed": gain >= 0, "why": why})
     return gates
 
 

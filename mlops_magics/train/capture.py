@@ -51,9 +51,14 @@ def find_model(namespace: dict[str, Any], before: Snapshot, name: str | None, fi
     touched = [
         key for key, value in namespace.items() if not key.startswith("_") and (key not in before or before[key][0] != id(value))
     ]
-    # A model fitted in place (model.fit(X, y)) keeps its identity: it counts when it was not fitted before.
-    fitted_in_place = [k for k in before if k in namespace and not before[k][1] and k not in touched]
-    candidates = [key for key in touched + fitted_in_place if _is_model(namespace[key], fitted)]
+    # A model fitted in place (model.fit(X, y)) keeps its identity: it counts when it was not fitted before. An
+    # unfitted estimator the cell did not touch is not this cell's (a search takes only what the cell created).
+    fitted_in_place = [k for k in before if k in namespace and not before[k][1] and k not in touched] if fitted else []
+    candidates: list[str] = []
+    for key in touched + fitted_in_place:
+        # ``model = pipe.fit(X, y)`` names one model twice: it is the new name's.
+        if _is_model(namespace[key], fitted) and all(namespace[key] is not namespace[other] for other in candidates):
+            candidates.append(key)
     if len(candidates) == 1:
         return candidates[0], namespace[candidates[0]]
     looked = ", ".join(sorted(touched)) or "none"

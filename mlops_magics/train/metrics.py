@@ -6,9 +6,11 @@ Training and review both score models here, so a review compares exactly what tr
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as sk
 
 from mlops_magics.errors import InvalidInput
@@ -52,7 +54,7 @@ def _positive(y: np.ndarray) -> Any:
 
 def _roc_auc(y: np.ndarray, _pred: np.ndarray, model: Any, x: Any) -> float:
     if not hasattr(model, "predict_proba"):
-        return float("nan")
+        raise ValueError("the model has no predict_proba")
     proba = np.asarray(model.predict_proba(x))
     if _binary(y):
         return float(sk.roc_auc_score(y, proba[:, -1]))
@@ -83,24 +85,69 @@ def check_metric(name: str) -> str:
     return name
 
 
-def score(model: Any, x: Any, y: Any, names: tuple[str, ...] | None = None) -> dict[str, float]:
-    """The named (or the task's default) metrics of ``model`` on ``x``, ``y``; NaN where one does not apply."""
+@dataclass
+class Scores:
+    """Metric values, and for each metric that has none, why: nothing is dropped without a word."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value
+    rows: int = 0
+    unlabelled: int = 0  # rows whose target is missing: not scored
+
+    def notes(self, label: str, flag: str) -> list[str]:
+        """What a person should know about these scores, one line each (``label``: train/eval, ``flag``: --data)."""
+        lines = []
+        if self.unlabelled == self.rows and self.rows:
+            lines.append(f"{flag}: every target value is missing (NaN); no {label} metrics")
+        elif self.unlabelled:
+            lines.append(
+                f"{flag}: {self.unlabelled} of {self.rows} target values are missing (NaN); "
+                f"{label} metrics are computed on the other {self.rows - self.unlabelled} rows"
+            )
+        if self.skipped and self.unlabelled != self.rows:
+            lines.extend(f"{label}_{name} not computed: {why}" for name, why in self.skipped.items())
+        return lines
+
+
+def _rows(data: Any, keep: np.ndarray) -> Any:
+    return data.iloc[keep] if hasattr(data, "iloc") else data[keep]
+
+
+def evaluate(model: Any, x: Any, y: Any, names: tuple[str, ...] | None = None) -> Scores:
+    """The named (or the task's default) metrics of ``model`` on ``x``, ``y``, with the reason for each one missing.
+
+    Rows whose target is missing are left out (and counted): a metric over them would be undefined.
+    """
     task = task_of(model)
     wanted = names or DEFAULTS[task]
     truth = np.asarray(y).ravel()
+    missing = np.asarray(pd.isna(truth), dtype=bool).reshape(-1)
+    scores = Scores(rows=len(truth), unlabelled=int(missing.sum()))
+    if scores.unlabelled == scores.rows:
+        scores.values = dict.fromkeys(wanted, float("nan"))
+        scores.skipped = dict.fromkeys(wanted, "every target value is missing")
+        return scores
+    if scores.unlabelled:
+        keep = np.flatnonzero(~missing)
+        x, truth = _rows(x, keep), truth[keep]
     try:
         predicted = np.asarray(model.predict(x)).ravel()
     except Exception as exc:
         raise InvalidInput(f"the model cannot predict on this data: {type(exc).__name__}: {exc}") from None
-    results = {}
     for name in wanted:
         try:
-            results[name] = SCORERS[check_metric(name)](truth, predicted, model, x)
+            scores.values[name] = SCORERS[check_metric(name)](truth, predicted, model, x)
         except InvalidInput:
             raise
-        except ValueError:
-            results[name] = float("nan")
-    return results
+        except (ValueError, TypeError) as exc:  # a metric that does not apply to this model or these labels
+            scores.values[name] = float("nan")
+            scores.skipped[name] = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return scores
+
+
+def score(model: Any, x: Any, y: Any, names: tuple[str, ...] | None = None) -> dict[str, float]:
+    """The named (or the task's default) metrics of ``model`` on ``x``, ``y``; NaN where one does not apply."""
+    return evaluate(model, x, y, names).values
 
 
 def better(metric: str, challenger: float, champion: float) -> float:

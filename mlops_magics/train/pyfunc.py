@@ -13,5 +13,7 @@ class PredictWrapper(mlflow.pyfunc.PythonModel):
     def __init__(self, model: Any) -> None:
         self.model = model
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    # model_input has no type hint on purpose: MLflow reads one as the input schema, and warns at every logging
+    # that Any cannot be one.
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> Any:  # noqa: ANN001
         return self.model.predict(model_input)

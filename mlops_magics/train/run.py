@@ -4,6 +4,7 @@ cheap part now, the heavy part (model files, training profile) in the background
 from __future__ import annotations
 
 import html
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_magics.errors import MLOpsError
 from mlops_magics.train import metrics as scoring
 from mlops_magics.train.background import WRITER
 from mlops_magics.train.fingerprint import fingerprint
@@ -19,6 +21,8 @@ from mlops_magics.train.tracker import Tracker, dumps
 
 CHALLENGER = "challenger"
 PROFILE_ARTIFACT = "profile/profile.json"
+
+log = logging.getLogger("mlops.train")
 
 
 @dataclass
@@ -50,6 +54,7 @@ class TrainResult:
     steps: dict[str, str] = field(default_factory=dict)  # background step -> state
     version: str | None = None
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was not scored, and why
     _handle: Any = None
 
     def _repr_html_(self) -> str:
@@ -62,21 +67,26 @@ class TrainResult:
         steps = " · ".join(f"{html.escape(k)}: {html.escape(v)}" for k, v in self.steps.items())
         version = f" · registered <b>{html.escape(self.model_name or '')}</b> v{self.version} @challenger" if self.version else ""
         error = f"<div style='color:var(--jp-error-color1,#d32f2f)'>{html.escape(self.error)}</div>" if self.error else ""
+        notes = "".join(f"<div style='color:var(--jp-warn-color1,#f57c00)'>{html.escape(n)}</div>" for n in self.notes)
         return (
             f"<div class='mlops-train'><b>{html.escape(self.model_class)}</b> ({html.escape(self.task)}) "
             f"as <code>{html.escape(self.model_var)}</code> — run <code>{self.run_id[:8]}</code> in experiment "
             f"<b>{html.escape(self.experiment)}</b> {link}{version}"
             f"<table style='margin-top:4px'>{rows}</table><div style='color:var(--jp-ui-font-color2,#666)'>{steps}</div>"
-            f"{error}</div>"
+            f"{notes}{error}</div>"
         )
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items() if v == v)
-        return f"<TrainResult run {self.run_id[:8]} {self.model_class}: {shown}>"
+        return "\n".join([f"<TrainResult run {self.run_id[:8]} {self.model_class}: {shown}>", *self.notes])
 
     def refresh(self) -> None:
-        if self._handle is not None:
+        if self._handle is None:
+            return
+        try:
             self._handle.update(self)
+        except Exception:  # the output area may be gone (the kernel is stopping); the run's record is what counts
+            log.debug("could not refresh the display of run %s", self.run_id, exc_info=True)
 
 
 def _params(model: Any) -> dict[str, Any]:
@@ -104,9 +114,12 @@ def _frame(x: Any, y: Any) -> pd.DataFrame:
 def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = None) -> TrainResult:
     task = scoring.task_of(model)
     scores: dict[str, float] = {}
-    for prefix, pair in (("train", request.data), ("eval", request.eval)):
+    notes: list[str] = []
+    for prefix, flag, pair in (("train", "--data", request.data), ("eval", "--eval", request.eval)):
         if pair is not None:
-            scores.update({f"{prefix}_{k}": v for k, v in scoring.score(model, *pair, request.metric_names).items()})
+            scored = scoring.evaluate(model, *pair, request.metric_names)
+            scores.update({f"{prefix}_{k}": v for k, v in scored.values.items()})
+            notes.extend(scored.notes(prefix, flag))
     tags = {
         "mlops.task": task,
         "mlops.model_class": f"{type(model).__module__}.{type(model).__name__}",
@@ -114,6 +127,8 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
         "mlops.cell": request.source[:5000],
         **request.extra_tags,
     }
+    if notes:
+        tags["mlops.notes"] = "\n".join(notes)
     if request.notebook:
         tags["mlflow.source.name"] = request.notebook
     prints = {}
@@ -124,7 +139,12 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
             tags[f"mlops.data.{prefix}.rows"] = str(prints[prefix]["rows"])
     run_name = f"{request.model_var}-{type(model).__name__}"
     run_id = tracker.start_run(request.experiment, run_name, tags)
-    tracker.log_batch(run_id, {**_params(model), **request.params}, scores, {})
+    try:
+        tracker.log_batch(run_id, {**_params(model), **request.params}, scores, {})
+    except Exception as exc:  # the run exists: it must not stay RUNNING
+        why = f"could not log the run's params and metrics: {type(exc).__name__}: {exc}"
+        tracker.end_run(run_id, failed=True, reason=why)
+        raise MLOpsError(why) from None
     result = TrainResult(
         run_id=run_id,
         experiment=request.experiment,
@@ -136,10 +156,14 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
         model_name=request.model_name,
         done=threading.Event(),
         steps={"model": "queued"} | ({"register": "queued"} if request.model_name else {}),
+        notes=notes,
     )
     if display is not None:
         result._handle = display(result, display_id=True)
-    result.done = WRITER.submit(f"tracking run {run_id[:8]}", lambda: _heavy(tracker, model, request, result, prints))
+    unfinished = (tracker.tracking_uri, run_id) if tracker.tracking_uri else None
+    result.done = WRITER.submit(
+        f"tracking run {run_id[:8]}", lambda: _heavy(tracker, model, request, result, prints), unfinished=unfinished
+    )
     return result
 
 
@@ -173,7 +197,7 @@ def _heavy(tracker: Tracker, model: Any, request: TrainRequest, result: TrainRes
     except Exception as exc:
         result.error = f"tracking failed: {type(exc).__name__}: {exc}"
         result.refresh()
-        tracker.end_run(run_id, failed=True)
+        tracker.end_run(run_id, failed=True, reason=result.error)
         raise
 
 

@@ -11,9 +11,10 @@ with one thread, and only the refit of the best candidate (the one job left) use
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,13 +110,22 @@ def run_search(
         raise InvalidInput(f"every trial failed; the first: {first}")
     best_index = int(np.nanargmax(table["mean_test_score"]))
     best_params = candidates[best_index]
-    best = clone(base).set_params(**best_params)
-    refit_jobs = [name for name in unset_jobs if name in best.get_params(deep=True)]  # a step may be gone
-    best.set_params(**dict.fromkeys(refit_jobs, -1))  # the refit uses every core
-    best.fit(x, y)
-    best.set_params(**dict.fromkeys(refit_jobs, None))  # the model keeps the user's setting for later predictions
+    best = clone(estimator).set_params(**best_params)  # the user's own n_jobs settings, untouched
+    _refit(best, x, y)
     failures = [r.error for r in sorted(results, key=lambda r: (r.candidate, r.fold)) if r.error]
     return SearchResult(best, dict(best_params), table, failures)
+
+
+def _refit(model: Any, x: Any, y: Any) -> None:
+    """Fit the best candidate on all the data with every core.
+
+    The cores come from joblib's context, which steps that leave ``n_jobs`` unset follow; setting ``n_jobs=-1`` on
+    them instead would warn where scikit-learn deprecated the parameter (LogisticRegression) and change the model.
+    """
+    import joblib
+
+    with joblib.parallel_config(n_jobs=-1):
+        model.fit(x, y)
 
 
 def _jobs_params(estimator: Any) -> list[str]:
@@ -149,94 +159,97 @@ def _fit_fold(
     return _Fold(*where, score, fitted - began, time.perf_counter() - fitted)
 
 
+class _Schedule:
+    """The order of the (candidate, fold) fits: every candidate's first fold first, then the other folds, the
+    slowest candidates' first (their first fold says how long they take), so a search does not end on one worker
+    running a slow fit alone. Safe to draw from one thread while another reports results."""
+
+    def __init__(self, jobs: list[tuple[int, int]]) -> None:
+        self.waiting = sorted(jobs, key=lambda job: job[1] > 0)
+        self.seconds: dict[int, float] = {}
+        self.lock = threading.Lock()
+
+    def next(self) -> tuple[int, int] | None:
+        with self.lock:
+            if not self.waiting:
+                return None
+            known = [self.seconds[c] for c, f in self.waiting if f > 0 and c in self.seconds]
+            guess = sum(known) / len(known) if known else 0.0
+            job = max(self.waiting, key=lambda j: (j[1] == 0, self.seconds.get(j[0], guess), -j[0], -j[1]))
+            self.waiting.remove(job)
+            return job
+
+    def done(self, result: _Fold) -> None:
+        with self.lock:
+            self.seconds.setdefault(result.candidate, result.fit_s)
+
+
 def _fit_folds(
     base: Any, candidates: list[dict[str, Any]], folds: list[Any], jobs: list[tuple[int, int]], x: Any, y: Any, scorer: Any,
     progress: bool,
 ) -> Iterator[_Fold]:  # fmt: skip
-    """Each (candidate, fold) fit as one task: on the connected Dask cluster (data sent once), else local processes.
-
-    Every candidate's first fold goes first; the other folds follow, the slowest candidates' first (their first
-    fold says how long they take), so the search does not end on one worker running a slow fit alone.
-    """
+    """Each (candidate, fold) fit as one task: on the connected Dask cluster (data sent once), else local processes."""
     from tqdm.auto import tqdm
 
-    pool = _pool()
-    x_data, y_data = pool.share(x, y)
-    waiting = sorted(jobs, key=lambda job: job[1] > 0)
-    seconds: dict[int, float] = {}
-    running: dict[Any, tuple[int, int]] = {}
-    bar = tqdm(total=len(jobs), desc="search", unit="fit", disable=not progress, leave=False)
-    try:
-        while waiting or running:
-            while waiting and len(running) < 2 * pool.threads:
-                known = [seconds[c] for c, f in waiting if f > 0 and c in seconds]
-                guess = sum(known) / len(known) if known else 0.0
-                job = max(waiting, key=lambda j: (j[1] == 0, seconds.get(j[0], guess), -j[0], -j[1]))
-                waiting.remove(job)
-                c, f = job
-                running[pool.submit(_fit_fold, base, candidates[c], x_data, y_data, *folds[f], scorer, job)] = job
-            for future in pool.first_done(list(running)):
-                del running[future]
-                result = future.result()
-                seconds.setdefault(result.candidate, result.fit_s)
-                bar.update()
-                yield result
-    finally:
-        bar.close()
-        pool.close(list(running))
-
-
-class _DaskPool:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.threads = max(1, sum(client.nthreads().values()))
-
-    def share(self, x: Any, y: Any) -> list[Any]:
-        return self.client.scatter([x, y], broadcast=True)  # sent to every worker once, not with every trial
-
-    def submit(self, fn: Any, *args: Any) -> Any:
-        return self.client.submit(fn, *args, pure=False)
-
-    def first_done(self, futures: list[Any]) -> set[Any]:
-        from distributed import wait
-
-        return wait(futures, return_when="FIRST_COMPLETED").done
-
-    def close(self, futures: list[Any]) -> None:
-        self.client.cancel(futures)
-
-
-class _LocalPool:
-    """Processes on this machine (joblib's loky executor, reused between searches)."""
-
-    def __init__(self) -> None:
-        from joblib import cpu_count
-        from joblib.externals.loky import get_reusable_executor
-
-        self.threads = max(1, cpu_count())
-        self.executor = get_reusable_executor(max_workers=self.threads)
-
-    def share(self, x: Any, y: Any) -> list[Any]:
-        return [x, y]
-
-    def submit(self, fn: Any, *args: Any) -> Any:
-        return self.executor.submit(fn, *args)
-
-    def first_done(self, futures: list[Any]) -> set[Any]:
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        return wait(futures, return_when=FIRST_COMPLETED).done
-
-    def close(self, futures: list[Any]) -> None:
-        for future in futures:
-            future.cancel()
-
-
-def _pool() -> _DaskPool | _LocalPool:
     from mlops_magics.cluster import connected_client
 
+    schedule = _Schedule(jobs)
     client = connected_client()
-    return _DaskPool(client) if client is not None else _LocalPool()
+    fits = _on_cluster(client, base, candidates, folds, schedule, x, y, scorer) if client is not None else None
+    if fits is None:
+        fits = _on_local_processes(base, candidates, folds, schedule, x, y, scorer)
+    bar = tqdm(total=len(jobs), desc="search", unit="fit", disable=not progress, leave=False)
+    try:
+        for result in fits:
+            schedule.done(result)
+            bar.update()
+            yield result
+    finally:
+        bar.close()
+        fits.close()  # an interrupted search cancels the fits still queued or running
+
+
+def _on_cluster(
+    client: Any, base: Any, candidates: list[dict[str, Any]], folds: list[Any], schedule: _Schedule, x: Any, y: Any, scorer: Any
+) -> Generator[_Fold, None, None]:
+    """The fits as tasks on the Dask cluster, at most two per worker thread queued at a time."""
+    from distributed import wait
+
+    threads = max(1, sum(client.nthreads().values()))
+    x_data, y_data = client.scatter([x, y], broadcast=True)  # sent to every worker once, not with every trial
+    running: dict[Any, tuple[int, int]] = {}
+    try:
+        while True:
+            while len(running) < 2 * threads and (job := schedule.next()) is not None:
+                c, f = job
+                running[client.submit(_fit_fold, base, candidates[c], x_data, y_data, *folds[f], scorer, job, pure=False)] = job
+            if not running:
+                return
+            for future in wait(list(running), return_when="FIRST_COMPLETED").done:
+                del running[future]
+                yield future.result()
+    finally:
+        client.cancel(list(running))
+
+
+def _on_local_processes(
+    base: Any, candidates: list[dict[str, Any]], folds: list[Any], schedule: _Schedule, x: Any, y: Any, scorer: Any
+) -> Generator[_Fold, None, None]:
+    """The fits on this machine's cores through joblib's public API (its loky process pool), one fit a task.
+
+    joblib draws the next task from ``tasks`` as each one finishes, so the schedule still picks the order;
+    closing the generator (an error or an interrupt) makes joblib cancel what is left.
+    """
+    from joblib import Parallel, cpu_count, delayed
+
+    def tasks() -> Iterator[Any]:
+        while (job := schedule.next()) is not None:
+            c, f = job
+            yield delayed(_fit_fold)(base, candidates[c], x, y, *folds[f], scorer, job)
+
+    workers = max(1, cpu_count())
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
+    yield from parallel(tasks())
 
 
 def _cv_results(candidates: list[dict[str, Any]], n_folds: int, results: list[_Fold]) -> dict[str, Any]:

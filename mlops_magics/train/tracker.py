@@ -13,17 +13,19 @@ from mlops_magics.errors import MLOpsError
 from mlops_magics.workspace import Workspace
 
 MAX_PARAM_LENGTH = 500
+ERROR_TAG = "mlops.error"  # why a run FAILED, in words
 
 
 class Tracker(Protocol):
     name: str
+    tracking_uri: str | None  # where a run left unfinished by a stopped kernel can still be marked FAILED
 
     def start_run(self, experiment: str, run_name: str | None, tags: dict[str, str]) -> str: ...
     def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]) -> None: ...
     def log_text(self, run_id: str, text: str, path: str) -> None: ...
     def log_model(self, run_id: str, model: Any, example: Any) -> str: ...
     def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str: ...
-    def end_run(self, run_id: str, failed: bool = False) -> None: ...
+    def end_run(self, run_id: str, failed: bool = False, reason: str | None = None) -> None: ...
     def run_url(self, run_id: str) -> str | None: ...
 
 
@@ -49,6 +51,7 @@ class MLflowTracker:
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self.tracking_uri = workspace.tracking_uri
         self.mlflow = tracking.mlflow_for(workspace)
         self.client = self.mlflow.MlflowClient(workspace.tracking_uri)
 
@@ -82,7 +85,10 @@ class MLflowTracker:
 
         signature = infer_signature(example, model.predict(example)) if example is not None else None
         common = {"name": "model", "signature": signature, "input_example": example}
-        with self.mlflow.start_run(run_id=run_id, nested=self.mlflow.active_run() is not None):
+        # MLflow logs a model into the active run. Resumed here and left RUNNING afterwards, not ended (which would
+        # mark it FINISHED): the run is finished by end_run() once its profile and registration are done too.
+        self.mlflow.start_run(run_id=run_id, nested=self.mlflow.active_run() is not None)
+        try:
             if isinstance(model, BaseEstimator):  # scikit-learn, and the sklearn APIs of XGBoost and LightGBM
                 info = mlflow.sklearn.log_model(model, pip_requirements=requirements_of(model), **common, **_serialization(model))
             else:  # anything else with predict(): served through pyfunc
@@ -90,6 +96,8 @@ class MLflowTracker:
 
                 requirements = [*requirements_of(model), f"mlops-magics=={metadata.version('mlops-magics')}"]
                 info = mlflow.pyfunc.log_model(python_model=PredictWrapper(model), pip_requirements=requirements, **common)
+        finally:
+            self.mlflow.end_run(status="RUNNING")
         return info.model_uri
 
     def register(self, name: str, run_id: str, model_uri: str, alias: str) -> str:
@@ -103,7 +111,9 @@ class MLflowTracker:
         self.client.set_registered_model_alias(name, alias, version.version)
         return str(version.version)
 
-    def end_run(self, run_id: str, failed: bool = False) -> None:
+    def end_run(self, run_id: str, failed: bool = False, reason: str | None = None) -> None:
+        if reason:
+            self.client.set_tag(run_id, ERROR_TAG, reason[:5000])
         self.client.set_terminated(run_id, status="FAILED" if failed else "FINISHED")
 
     def run_url(self, run_id: str) -> str | None:

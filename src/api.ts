@@ -161,8 +161,10 @@ export interface IDeployment {
   model_uri: string | null;
   /** The registered model's version it serves now. */
   version: string | null;
-  /** The model served before the last swap: what a rollback goes back to. */
+  /** The model served before the last swap, as it was asked for (an alias may have moved since). */
   previous_model: string | null;
+  /** Its exact version: what a rollback goes back to. */
+  previous_version: string | null;
   restarts: number;
   /** The bearer token its requests need, when the spec asked for one. */
   token: string | null;

@@ -226,6 +226,33 @@ def test_swap_under_a_steady_client_loop_fails_no_request_and_rollback(workspace
     controller.stop_deployment("swap")
 
 
+def test_rollback_returns_to_the_version_served_before_wherever_its_alias_moved(kernel_factory, workspace: Workspace) -> None:
+    """The reported case: served as cancer@challenger (v1); a new version moves challenger to v2; v2 is swapped
+    in; the rollback must serve v1 again (it used to re-resolve the alias and serve v2) and say so."""
+    first_model = LogisticRegression(max_iter=5000).fit(X, Y)
+    register(workspace, first_model)
+    kernel = kernel_factory()
+    port = free_port()
+    deployed = kernel.run(f"%load_ext mlops_magics\n%deploy cancer@challenger --name peng --port {port}")
+    assert "cancer@challenger v1" in deployed.stdout, deployed.text
+    register(workspace, DecisionTreeClassifier(max_depth=1).fit(X, Y))  # v2: challenger moves to it
+    swapped = kernel.run(f"%deploy cancer/2 --name peng --port {port}")
+    assert "cancer/2 v2" in swapped.stdout, swapped.text
+    rolled = kernel.run("%deploy rollback peng")
+    assert rolled.status == "ok", rolled.text
+    assert "rolled back 'peng' from cancer/2 v2 to cancer/1 v1 (deployed earlier as cancer@challenger)" in rolled.stdout
+    url = f"http://127.0.0.1:{port}"
+    version = httpx.get(f"{url}/version").json()
+    assert version["model_version"] == "1" and version["model"] == "models:/cancer/1"
+    rows = {"dataframe_split": json.loads(X.to_json(orient="split", index=False))}
+    assert httpx.post(f"{url}/invocations", json=rows, timeout=30).json()["predictions"] == first_model.predict(X).tolist()
+    # Rolling back again returns to v2, by its exact version too.
+    again = kernel.run("%deploy rollback peng")
+    assert "rolled back 'peng' from cancer/1 v1 to cancer/2 v2" in again.stdout, again.text
+    assert httpx.get(f"{url}/version").json()["model_version"] == "2"
+    kernel.run("%deploy stop peng")
+
+
 def test_killed_deployment_process_is_restarted_and_survives_a_new_controller(workspace: Workspace) -> None:
     register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
     controller = Controller(workspace, notify=lambda line: None)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlops_magics.controller.template import ServingTemplate, TemplateUnavailable
 from mlops_magics.errors import Conflict, MLOpsError, NotFound
 from mlops_magics.serving.spec import DeploymentSpec, check_name
+from mlops_magics.serving.versions import pinned_spec
 from mlops_magics.state import DeploymentRecord, Event
 from mlops_magics.workspace import Workspace
 
@@ -106,6 +107,7 @@ class DeploymentSupervisor:
             "model_uri": state.get("model_uri"),
             "version": state.get("version"),
             "previous_model": state.get("previous_model"),
+            "previous_version": state.get("previous_version"),
             "restarts": record.restarts + int(state.get("restarts", 0)),
             "token": record.token,
             "created_at": record.created_at.isoformat(),
@@ -272,10 +274,13 @@ class DeploymentSupervisor:
             raise MLOpsError(f"the swap of {name!r} to {model} did not finish within {SWAP_TIMEOUT_S} s")
 
     def rollback(self, name: str) -> dict[str, Any]:
-        previous = self._state(name).get("previous_model")
+        """Swap back to exactly the version that served before the last swap: not its alias again, which may
+        point elsewhere by now. The deployment then names that version (``penguins/1``), so a restart keeps it."""
+        state = self._state(name)
+        previous = state.get("previous_uri") or state.get("previous_model")  # a state file from before pinning
         if not previous:
             raise Conflict(f"deployment {name!r} has no previous model to roll back to")
-        return self.swap(name, previous)
+        return self.swap(name, pinned_spec(previous))
 
     def stop(self, name: str) -> dict[str, Any]:
         with self._lock(name):

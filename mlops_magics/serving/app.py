@@ -37,6 +37,7 @@ class ServedModel:
     predict: Any
     columns: list[Column] | None
     version: str | None = None
+    pinned: str = ""  # the exact model loaded: models:/name/3 when uri is models:/name@alias
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

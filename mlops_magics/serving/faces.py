@@ -18,6 +18,19 @@ def summarize(view: dict[str, Any]) -> str:
     return f"deployment {view['name']!r}: {view['status']}{reason} — {what}{version} at {view['url']}"
 
 
+def _named(model: str | None, version: str | None) -> str:
+    return f"{model} v{version}" if version else str(model)
+
+
+def rolled_back(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Which version a rollback went from and to, e.g. "rolled back 'peng' from penguins/2 v2 to penguins/1 v1
+    (deployed earlier as penguins@challenger)": the alias it came from may point elsewhere by now."""
+    pinned, served_as = after["spec"].get("model"), before.get("previous_model")
+    note = f" (deployed earlier as {served_as})" if served_as and served_as != pinned else ""
+    was = _named(before["spec"].get("model"), before.get("version"))
+    return f"rolled back {after['name']!r} from {was} to {_named(pinned, after.get('version'))}{note}"
+
+
 def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str], dict[str, Any] | None]:
     """Do what the words ask; return (action, lines to print, the deployment's view when there is one)."""
     words = list(args.target)
@@ -38,8 +51,9 @@ def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str
             view = controller.stop_deployment(name)
             return action, [summarize(view)], view
         if action == "rollback":
+            before = controller.deployment(name)
             view = controller.rollback_deployment(name)
-            return action, [f"rolled back: {summarize(view)}"], view
+            return action, [rolled_back(before, view), summarize(view)], view
         return action, controller.deployment_logs(name, args.lines)["lines"], None
     if len(words) > 1:
         raise InvalidInput(f"one model at a time (got {words}); e.g. %deploy cancer@champion --name cancer")

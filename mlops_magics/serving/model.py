@@ -10,6 +10,7 @@ import pandas as pd
 from mlops_magics.errors import InvalidInput, NotFound
 from mlops_magics.serving.app import ServedModel
 from mlops_magics.serving.inputs import columns_of
+from mlops_magics.serving.versions import pin
 
 
 def model_uri(spec: str) -> str:
@@ -28,7 +29,10 @@ def load(spec: str, name: str) -> tuple[ServedModel, pd.DataFrame | None]:
 
     uri = model_uri(spec)
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
+        # An alias is resolved once, here: the version loaded is the version recorded (and what a rollback
+        # returns to), even if the alias moves while it loads.
+        pinned, version = pin(uri)
+        loaded = mlflow.pyfunc.load_model(pinned)
     except MlflowException as exc:
         raise NotFound(f"cannot load {uri}: {str(exc).splitlines()[0]}") from None
     except OSError as exc:
@@ -39,11 +43,9 @@ def load(spec: str, name: str) -> tuple[ServedModel, pd.DataFrame | None]:
         example = meta.load_input_example(meta.artifact_path) if hasattr(meta, "load_input_example") else None
     except Exception:  # an example is a convenience for the health check, not a requirement
         example = None
-    version = None
-    if uri.startswith("models:/"):
-        version = _registered_version(uri)
     columns = columns_of(meta)
-    served = ServedModel(uri=uri, name=name, predict=_predictor(loaded, meta, columns), columns=columns, version=version)
+    predict = _predictor(loaded, meta, columns)
+    served = ServedModel(uri=uri, name=name, predict=predict, columns=columns, version=version, pinned=pinned)
     return served, example if isinstance(example, pd.DataFrame) else None
 
 
@@ -65,20 +67,6 @@ def _predictor(loaded: Any, meta: Any, columns: list[Any] | None) -> Any:
     if not all(kind in _SAME_AS_MLFLOW for kind in kinds) or getattr(meta.signature, "params", None):
         return loaded.predict
     return predict
-
-
-def _registered_version(uri: str) -> str | None:
-    import mlflow
-
-    rest = uri.removeprefix("models:/")
-    client = mlflow.MlflowClient()
-    try:
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            return str(client.get_model_version_by_alias(name, alias).version)
-        return rest.split("/", 1)[1]
-    except Exception:
-        return None
 
 
 def check_answers(model: ServedModel, example: pd.DataFrame | None) -> None:

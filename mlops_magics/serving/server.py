@@ -48,10 +48,15 @@ class State:
     pid: int
     port: int
     host: str
-    model: str
+    model: str  # as asked for: penguins@challenger, penguins/2, runs:/...
     model_uri: str = ""
     version: str | None = None
+    pinned_uri: str = ""  # the exact model served: models:/penguins/1 while penguins@challenger meant version 1
+    # What served before the last swap: as it was asked for (shown), and exactly (what a rollback returns to,
+    # wherever its alias has moved since).
     previous_model: str | None = None
+    previous_uri: str | None = None
+    previous_version: str | None = None
     workers: list[int] = field(default_factory=list)
     restarts: int = 0
     swaps: int = 0
@@ -242,7 +247,7 @@ def run(options: Options) -> int:
         return 4
     sock.listen(2048)
     sock.set_inheritable(True)
-    state.model_uri, state.version = served.uri, served.version
+    state.model_uri, state.version, state.pinned_uri = served.uri, served.version, served.pinned or served.uri
     converter = SpoolConverter(options.requests_dir)
     converter.convert()  # what a killed predecessor's workers spooled
     slots = _Slots(options.workers)
@@ -310,8 +315,9 @@ def _swap(options: Options, state: State, served: Any, sock: socket.socket, slot
         state.error = f"swap failed, still serving {state.model}: {getattr(exc, 'message', exc)}"
         return served, []
     old = state.workers
-    state.previous_model, state.model = state.model, target
-    state.model_uri, state.version, state.workers = fresh.uri, fresh.version, workers
+    state.previous_model, state.previous_uri, state.previous_version = state.model, state.pinned_uri, state.version
+    state.model, state.model_uri, state.version = target, fresh.uri, fresh.version
+    state.pinned_uri, state.workers = fresh.pinned or fresh.uri, workers
     state.swaps += 1
     state.error = None
     for pid in old:  # uvicorn drains: in-flight requests finish; the shared socket stays open

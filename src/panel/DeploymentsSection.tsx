@@ -34,6 +34,12 @@ function served(deployment: IDeployment): string {
   return spec.model ?? spec.app ?? spec.command ?? deployment.model_uri ?? '?';
 }
 
+/** What a rollback serves again: the exact version, since the alias it was deployed as may have moved. */
+function previousModel(deployment: IDeployment): string {
+  const { previous_model, previous_version } = deployment;
+  return previous_version ? `${previous_model} (version ${previous_version})` : (previous_model ?? '?');
+}
+
 /** The input columns of the served model, asked for when the detail opens. */
 type Columns =
   | { state: 'loading' }
@@ -357,7 +363,7 @@ function DeploymentItem(props: {
     act(
       'rolling back',
       `Roll ${deployment.name} back?`,
-      `It will serve ${deployment.previous_model} again, instead of ${deployment.model_uri}.`,
+      `It will serve ${previousModel(deployment)} again, instead of ${deployment.model_uri}.`,
       'Roll back',
       () => api.rollbackDeployment(deployment.name)
     );
@@ -417,7 +423,7 @@ function DeploymentItem(props: {
                 className="mlops-Button"
                 onClick={rollback}
                 disabled={busy !== null}
-                title={`Serve ${deployment.previous_model} again`}
+                title={`Serve ${previousModel(deployment)} again`}
               >
                 {busy === 'rolling back' ? 'Rolling back…' : 'Rollback'}
               </button>

@@ -791,11 +791,12 @@ test.describe('Deployments', () => {
     const dialog = page.locator('.jp-Dialog');
     await expect(dialog).toContainText(`Roll ${DEPLOY_NAME} back?`);
     await dialog.getByRole('button', { name: 'Roll back' }).click();
-    await expect(item.locator('.mlops-Deployment-model')).toHaveText(`cancer@challenger v${version}`, {
+    // Back to exactly the version served before (named by its number now: the alias may have moved since).
+    await expect(item.locator('.mlops-Deployment-model')).toHaveText(`cancer/${version} v${version}`, {
       timeout: DEPLOY_TIMEOUT
     });
     const back = (await (await page.request.get(`${DEPLOYMENTS_URL}/${DEPLOY_NAME}`)).json()) as IDeploymentJson;
-    expect(back).toMatchObject({ status: 'healthy', version, model_uri: 'models:/cancer@challenger' });
+    expect(back).toMatchObject({ status: 'healthy', version, model_uri: `models:/cancer/${version}` });
 
     // Stop asks first; cancelled, nothing happens.
     const stop = item.getByRole('button', { name: 'Stop', exact: true });

@@ -163,7 +163,7 @@ def tables(rows: int = ROWS, seed: int = 0) -> list[Table]:
 
     rng = np.random.default_rng([404, seed])
     frame = pd.DataFrame(_clean_columns(rng, rows))
-    frame["list_price"] = [f"{v:,.2f}" for v in rng.uniform(1_000, 90_000, rows)]  # "12,400.50": numbers as text
+    frame["list_price"] = [f"${v:,.2f}" for v in rng.uniform(1_000, 90_000, rows)]  # "$12,400.50": numbers as text
     revenue = rng.integers(200, 60_000, rows)
     grouped = rng.random(rows) < 0.5
     frame["revenue"] = [f"{v:,}" if g else str(v) for v, g in zip(revenue, grouped, strict=True)]  # "1,000" and "1244"

@@ -219,6 +219,15 @@ def test_content_evidence_merges_like_one_pass() -> None:
     assert (whole.probed, whole.numbers, whole.grouped, whole.ungrouped, whole.dates, whole.words) == (19, 8, 3, 2, 4, 7)
 
 
+def test_amounts_with_currency_and_percent_signs_are_numbers_as_text() -> None:
+    rng = np.random.default_rng(9)
+    prices = [f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}" for v in rng.normal(800, 900, 300)]  # "$1,204.50", "-$3.10"
+    frame = pd.DataFrame({"price": prices, "rate": [f"{v:.1f}%" for v in rng.uniform(0, 100, 300)]})
+    result = profile(frame, progress=False)
+    assert [result.column(c)["content"] for c in ("price", "rate")] == ["number", "number"]
+    assert _alerts(result) == {("numbers_as_text", "price"), ("numbers_as_text", "rate")}
+
+
 def test_profile_of_many_partitions_reads_the_same_content(frame: pd.DataFrame, in_memory: Profile) -> None:
     parted = profile(dd.from_pandas(frame, npartitions=6), target="churn", progress=False)
     assert [parted.column(c)["content"] for c in ("signup", "feedback", "revenue")] == ["date", "text", "number"]

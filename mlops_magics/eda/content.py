@@ -22,6 +22,7 @@ PROBE = 1_000  # distinct values classified per chunk (all of them when a chunk 
 _PLAIN = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
+_UNITS = re.compile(r"(?<=^[+-])\s*[$€£¥]\s*|^[$€£¥]\s*|\s*%$")  # "$1,200", "-€5", "12.5 %": numbers all the same
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?(?:Z|[+-]\d{2}:?\d{2})?)?"
 _DATE = re.compile(
@@ -51,6 +52,7 @@ class ContentEvidence:
     word_count: int = 0  # words in all probed strings, for the mean
     date_min: int | None = None  # nanoseconds since the epoch, of the values parsed as dates
     date_max: int | None = None
+    date_range_exact: bool = True  # False when the range is of the probed values only
     examples: dict[str, str] = field(default_factory=dict)  # one value of each sort, for the messages
 
     def merge(self, other: ContentEvidence) -> ContentEvidence:
@@ -61,6 +63,7 @@ class ContentEvidence:
             **counts,
             date_min=min(lows) if lows else None,
             date_max=max(highs) if highs else None,
+            date_range_exact=self.date_range_exact and other.date_range_exact,
             examples={**other.examples, **self.examples},
         )
 
@@ -90,7 +93,7 @@ def _utc_naive(parsed: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return parsed.tz_convert("UTC").tz_localize(None) if getattr(parsed, "tz", None) is not None else parsed
 
 
-def _parsed_dates(values: list[str]) -> tuple[pd.DatetimeIndex, str | None]:
+def parse_dates(values: list[str]) -> tuple[pd.DatetimeIndex, str | None]:
     """Dates parsed in the one format that reads (nearly) all of them, day first if need be; else each as it comes."""
     from pandas.tseries.api import guess_datetime_format
 
@@ -124,17 +127,18 @@ def evidence_of(uniques: np.ndarray, counts: np.ndarray) -> ContentEvidence:
         if not isinstance(value, str):
             continue
         text = value.strip()
-        if _PLAIN.fullmatch(text) or _GROUPED.fullmatch(text):
+        core = _UNITS.sub("", text)
+        if _PLAIN.fullmatch(core) or _GROUPED.fullmatch(core):
             evidence.numbers += rows
             evidence.number_strings += rows
             _example(evidence, "number", text)
-            if "," in text:
+            if "," in core:
                 evidence.grouped += rows
                 _example(evidence, "grouped", text)
-            elif len(text.lstrip("+-").split(".")[0].split("e")[0].split("E")[0]) >= 4:
+            elif len(core.lstrip("+-").split(".")[0].split("e")[0].split("E")[0]) >= 4:
                 evidence.ungrouped += rows
                 _example(evidence, "ungrouped", text)
-            if _INTEGER.fullmatch(text):
+            if _INTEGER.fullmatch(core) and core == text:
                 evidence.integers += rows
             continue
         if _DATE.fullmatch(text):
@@ -148,7 +152,7 @@ def evidence_of(uniques: np.ndarray, counts: np.ndarray) -> ContentEvidence:
             if words >= TEXT_WORDS:
                 evidence.sentences += rows
     if date_like:
-        parsed, form = _parsed_dates([t for t, _ in date_like])
+        parsed, form = parse_dates([t for t, _ in date_like])
         for (text, rows), when in zip(date_like, parsed, strict=True):
             if pd.isna(when):
                 evidence.words += rows  # date-shaped but not a date ("31/31/2020"): a word, for this purpose
@@ -159,14 +163,19 @@ def evidence_of(uniques: np.ndarray, counts: np.ndarray) -> ContentEvidence:
         if len(good):
             nanos = good.asi8
             evidence.date_min, evidence.date_max = int(nanos.min()), int(nanos.max())
-            if len(uniques) > PROBE and form is not None and evidence.share(evidence.dates) >= 0.5:
-                _all_dates(uniques, form, evidence)
+            if len(uniques) > PROBE and evidence.share(evidence.dates) >= 0.5:
+                evidence.date_range_exact = _all_dates(uniques, form, evidence)
     return evidence
 
 
-def _all_dates(uniques: np.ndarray, form: str, evidence: ContentEvidence) -> None:
-    """The exact date range of a date column with more distinct values than were probed: all of them parsed
-    in the probe's format (pandas' fast path)."""
+ALL_DATES_PARSED = 20_000  # distinct values of other than ISO dates parsed for the range (about 7 us each)
+
+
+def _all_dates(uniques: np.ndarray, form: str | None, evidence: ContentEvidence) -> bool:
+    """The exact date range of a date column with more distinct values than were probed: all of them parsed in
+    the probe's format when that is cheap (ISO 8601, or not too many); else the probe's range stands (False)."""
+    if form is None or (not form.startswith("%Y-%m-%d") and len(uniques) > ALL_DATES_PARSED):
+        return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = _utc_naive(pd.to_datetime(pd.Index(uniques).astype(str), errors="coerce", format=form, utc=True))
@@ -174,6 +183,7 @@ def _all_dates(uniques: np.ndarray, form: str, evidence: ContentEvidence) -> Non
     if nanos.size:
         evidence.date_min = min(int(nanos.min()), evidence.date_min if evidence.date_min is not None else int(nanos.min()))
         evidence.date_max = max(int(nanos.max()), evidence.date_max if evidence.date_max is not None else int(nanos.max()))
+    return True
 
 
 # --- the verdict ---------------------------------------------------------------------------------------------
@@ -202,6 +212,7 @@ def verdict(evidence: ContentEvidence, distinct: int, count: int) -> dict[str, A
         found["content"] = "date"
         if e.date_min is not None and e.date_max is not None:
             found.update(date_min=pd.Timestamp(e.date_min).isoformat(), date_max=pd.Timestamp(e.date_max).isoformat())
+            found["date_range_exact"] = e.date_range_exact
     elif e.number_strings and e.share(e.numbers) >= NUMBER_SHARE:
         found["content"] = "number"
         found["integers"] = e.integers == e.numbers

@@ -135,7 +135,8 @@ def _content_items(column: dict[str, Any]) -> list[tuple[str, str]]:
     evidence = column.get("evidence") or {}
     content = column.get("content")
     if content == "date" and evidence.get("date_min"):
-        return [("min", evidence["date_min"].replace("T", " ")), ("max", evidence["date_max"].replace("T", " "))]
+        about = "" if evidence.get("date_range_exact", True) else "≈"
+        return [(key, about + evidence[f"date_{key}"].replace("T", " ")) for key in ("min", "max")]
     if content == "text":
         return [("words a value", _number(evidence.get("mean_words")))]
     if content in ("number", "mixed"):

@@ -9,12 +9,12 @@ Dates and numbers stored as text are parsed and measured as what they are.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlops_magics.eda.content import parse_dates
 from mlops_magics.eda.correlations import MAX_LEVELS_FOR_CRAMERS_V, contingency
 
 NEARLY_UNIQUE = 0.5  # levels per sampled row above which no correction is trustworthy
@@ -41,16 +41,22 @@ def _as_number(series: pd.Series, column: dict[str, Any]) -> pd.Series | None:
         values = pd.Series(pd.to_datetime(series).to_numpy(dtype="datetime64[ns]").view(np.int64), index=series.index)
         values = values.where(series.notna())
     elif content == "number":
-        values = pd.to_numeric(series.astype("string").str.replace(",", "", regex=False), errors="coerce")
+        values = pd.to_numeric(series.astype("string").str.replace(r"[\s,$€£¥%]", "", regex=True), errors="coerce")
     elif content == "date":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
-        values = pd.Series(parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64), index=series.index)
-        values = values.where(parsed.notna())
+        values = _dates_as_numbers(series)
     else:
         return None
     return values.astype(np.float64).replace([np.inf, -np.inf], np.nan)
+
+
+def _dates_as_numbers(series: pd.Series) -> pd.Series:
+    """Dates written as text, as nanoseconds: each distinct value parsed once, in the format that reads them."""
+    codes, uniques = pd.factorize(series)
+    nanos = np.full(len(uniques) + 1, np.nan)  # the last slot answers code -1 (missing)
+    if len(uniques):
+        parsed, _ = parse_dates([str(u) for u in uniques])
+        nanos[:-1] = np.where(parsed.notna(), parsed.asi8, np.nan)
+    return pd.Series(nanos[codes], index=series.index)
 
 
 def _adjusted_eta(codes: np.ndarray, values: np.ndarray) -> float:

@@ -73,8 +73,8 @@ class PairwiseMoments:
         if means is None:
             means = np.where(present, matrix, 0.0).sum(axis=0) / np.maximum(present.sum(axis=0), 1)
         shift = np.asarray(means, dtype=np.float64)
-        values = matrix - shift
-        values[~present] = 0.0
+        values = np.where(present, matrix, shift)  # missing cells become 0 once shifted
+        values -= shift
         with np.errstate(invalid="ignore", divide="ignore"):
             sx = values.T @ mask  # sum of column i where j is present
             sxx = (values * values).T @ mask

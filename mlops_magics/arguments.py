@@ -10,7 +10,7 @@ import json
 import shlex
 from typing import Any, NoReturn
 
-from mlops_magics.cluster import ClusterSpec
+from mlops_magics.cluster import ClusterSpec, whole_number
 from mlops_magics.errors import InvalidInput
 
 DEFAULT_CLUSTER = "default"
@@ -68,9 +68,12 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse
 
 
 def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
+    # Counts arrive as text from a command line; the spec itself takes JSON integers only.
+    workers = whole_number(args.workers, "workers", 1)
     if args.from_config:
-        return ClusterSpec.from_dask_config(workers=args.workers if args.workers != 2 else None)
-    spec: dict[str, Any] = {"workers": args.workers, "threads_per_worker": args.threads, "memory_limit": args.memory}
+        return ClusterSpec.from_dask_config(workers=workers if workers != 2 else None)
+    threads = whole_number(args.threads, "threads per worker", 1)
+    spec: dict[str, Any] = {"workers": workers, "threads_per_worker": threads, "memory_limit": args.memory}
     if args.address:
         spec = {"kind": "address", "address": args.address}
     elif args.factory:
@@ -79,7 +82,7 @@ def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
         except ValueError as exc:
             raise InvalidInput(f"--kwargs is not valid JSON ({exc}); e.g. --kwargs '{{\"n_workers\": 2}}'") from None
         spec.update(kind="factory", factory=args.factory, factory_kwargs=kwargs)
-    return ClusterSpec.from_dict(spec)
+    return ClusterSpec.from_flags(spec)
 
 
 def cluster_parser(prog: str) -> Parser:

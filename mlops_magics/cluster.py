@@ -12,29 +12,28 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dask.config
 from dask.utils import parse_bytes
+from pydantic import AfterValidator, Field, model_validator
 
+from mlops_magics import names
 from mlops_magics.errors import InvalidInput
+from mlops_magics.wire import WireModel, finite_json
 
 Kind = Literal["local", "address", "factory"]
 KINDS: tuple[str, ...] = ("local", "address", "factory")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ADDRESS_PATTERN = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+:\d{1,5}$")
+NAME_PATTERN = names.CLUSTER_NAME
+_ADDRESS_PATTERN = re.compile(r"(tcp|tls|ws|wss|inproc|ucx)://[^\s/]+:\d{1,5}")
 
 
 def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
-        raise InvalidInput(
-            f"cluster name {name!r} is not accepted: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"
-        )
-    return name
+    return names.cluster_name(name)
 
 
 def whole_number(value: object, what: str, minimum: int) -> int:
+    """A count typed on a command line (text) or sent as a JSON integer; never a bool or a float."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {value!r})")
     try:
@@ -46,8 +45,8 @@ def whole_number(value: object, what: str, minimum: int) -> int:
     return number
 
 
-def _memory_limit(value: object) -> str:
-    text = str(value).strip()
+def _memory_limit(value: str) -> str:
+    text = value.strip()
     if text.lower() in ("auto", "0", "none"):
         return "auto" if text.lower() == "auto" else "0"
     try:
@@ -55,23 +54,30 @@ def _memory_limit(value: object) -> str:
     except (ValueError, TypeError):
         size = -1
     if size <= 0:
-        raise InvalidInput(
-            f"memory limit {value!r} is not accepted: use a size such as '2GiB' or '500MB', "
+        raise ValueError(
+            f"{value[:40]!r} is not accepted: use a size such as '2GiB' or '500MB', "
             "'auto' (share of this machine) or '0' (no limit)"
         )
     return text
 
 
-def normalize_address(address: str) -> str:
+def _address(address: str) -> str:
     text = address.strip()
     if "://" not in text:
         text = f"tcp://{text}"
-    if not _ADDRESS_PATTERN.match(text):
-        raise InvalidInput(
-            f"scheduler address {address!r} is not accepted: use PROTOCOL://HOST:PORT of a running Dask "
+    if not _ADDRESS_PATTERN.fullmatch(text):
+        raise ValueError(
+            f"scheduler address {address[:60]!r} is not accepted: use PROTOCOL://HOST:PORT of a running Dask "
             "scheduler, e.g. tcp://127.0.0.1:8786"
         )
     return text
+
+
+def normalize_address(address: str) -> str:
+    try:
+        return _address(address)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def load_factory(path: str) -> type:
@@ -95,45 +101,42 @@ def load_factory(path: str) -> type:
     return factory
 
 
-@dataclass(frozen=True)
-class ClusterSpec:
+Count = Annotated[int, Field(ge=1, le=10_000)]
+# How the command-line faces name each field in a message ("memory limit 'lots' is not accepted: ...").
+FLAGS = {"workers": "workers ", "threads_per_worker": "threads per worker ", "memory_limit": "memory limit "}
+FLAGS |= {"address": "", "factory": "--factory ", "factory_kwargs": "--kwargs "}  # address: its message names it
+
+
+class ClusterSpec(WireModel):
     kind: Kind = "local"
-    workers: int = 2
-    threads_per_worker: int = 1
-    memory_limit: str = "auto"
-    address: str | None = None
-    factory: str | None = None
-    factory_kwargs: dict[str, Any] = field(default_factory=dict)
+    workers: Count = 2
+    threads_per_worker: Annotated[int, Field(ge=1, le=1024)] = 1
+    memory_limit: Annotated[str, AfterValidator(_memory_limit)] = Field("auto", description="a size (2GiB), auto, or 0")
+    address: Annotated[str, AfterValidator(_address)] | None = Field(None, description="kind address: tcp://host:port")
+    factory: str | None = Field(None, description="kind factory: module.Class")
+    factory_kwargs: Annotated[dict[str, Any], AfterValidator(lambda kw: finite_json(kw, "factory_kwargs"))] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> ClusterSpec:
+        if self.kind == "address" and not self.address:
+            raise ValueError("a cluster of kind 'address' needs the scheduler address, e.g. tcp://host:8786")
+        if self.kind == "factory":
+            if not self.factory:
+                raise ValueError("a cluster of kind 'factory' needs MODULE.CLASS, e.g. dask_gateway.GatewayCluster")
+            load_factory(self.factory)  # an InvalidInput naming what is missing goes out as it is
+        return self
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterSpec:
-        """Validate what a face received; every problem is one line saying what is accepted."""
-        if not isinstance(data, dict):
-            raise InvalidInput(f"a cluster spec must be a JSON object (got {type(data).__name__})")
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidInput(f"unknown cluster spec field(s) {unknown}; accepted: {sorted(known)}")
-        kind = data.get("kind", "local")
-        if kind not in KINDS:
-            raise InvalidInput(f"cluster kind {kind!r} is not accepted; use one of {list(KINDS)}")
-        workers = whole_number(data.get("workers", 2), "workers", 1)
-        threads = whole_number(data.get("threads_per_worker", 1), "threads per worker", 1)
-        memory = _memory_limit(data.get("memory_limit", "auto"))
-        address = data.get("address")
-        factory = data.get("factory")
-        kwargs = data.get("factory_kwargs") or {}
-        if kind == "address":
-            if not address:
-                raise InvalidInput("a cluster of kind 'address' needs the scheduler address, e.g. tcp://host:8786")
-            address = normalize_address(str(address))
-        if kind == "factory":
-            if not factory:
-                raise InvalidInput("a cluster of kind 'factory' needs MODULE.CLASS, e.g. dask_gateway.GatewayCluster")
-            load_factory(str(factory))
-            if not isinstance(kwargs, dict):
-                raise InvalidInput(f"factory keyword arguments must be a JSON object (got {kwargs!r})")
-        return cls(kind, workers, threads, memory, address, factory, dict(kwargs))
+        """A spec from the wire (a REST body, a stored record): every problem is one line naming the field."""
+        return cls.checked(data)
+
+    @classmethod
+    def from_flags(cls, data: dict[str, Any]) -> ClusterSpec:
+        """A spec from ``%cluster start`` / ``mlops cluster start``: fields named by their flags."""
+        return cls.checked(data, lambda field: FLAGS.get(field, f"{field} "))
 
     @classmethod
     def from_dask_config(cls, workers: int | None = None) -> ClusterSpec:
@@ -153,15 +156,18 @@ class ClusterSpec:
             spec["workers"] = workers
         return cls.from_dict(spec)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def describe(self) -> str:
         if self.kind == "address":
             return f"scheduler at {self.address}"
         if self.kind == "factory":
             return f"{self.factory} with {self.workers} worker(s)"
         return f"LocalCluster, {self.workers} worker(s) x {self.threads_per_worker} thread(s), memory {self.memory_limit}"
+
+
+class ClusterScale(WireModel):
+    """The body of a scale request: ``{"workers": N}``."""
+
+    workers: Count
 
 
 def connected_client() -> Any | None:

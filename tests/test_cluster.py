@@ -40,7 +40,7 @@ def test_local_cluster_lifecycle(controller: Controller) -> None:
 def test_cluster_errors_are_clear(controller: Controller) -> None:
     with pytest.raises(NotFound, match="no cluster named 'ghost'"):
         controller.cluster("ghost")
-    with pytest.raises(InvalidInput, match="workers must be a whole number >= 1"):
+    with pytest.raises(InvalidInput, match=r"field `workers`: must be 1-10000 \(got 0\)"):
         controller.start_cluster("default", {"workers": 0})
     with pytest.raises(InvalidInput, match="could not reach a Dask scheduler at tcp://127.0.0.1:9"):
         controller.start_cluster("remote", {"kind": "address", "address": "tcp://127.0.0.1:9"})

@@ -24,7 +24,7 @@ def test_local_spec_from_flags() -> None:
     [
         ("start --workers 0", "workers must be a whole number >= 1 (got 0)"),
         ("start --workers two", "workers must be a whole number >= 1 (got 'two')"),
-        ("start --threads -1", "threads per worker must be a whole number >= 1"),
+        ("start --threads -1", "threads per worker must be a whole number >= 1 (got -1)"),
         ("start --memory lots", "memory limit 'lots' is not accepted"),
         ("start --address nowhere", "scheduler address 'nowhere' is not accepted: use PROTOCOL://HOST:PORT"),
         ("start --factory nope.Cluster", "unknown factory 'nope.Cluster': module 'nope' cannot be imported"),
@@ -67,9 +67,46 @@ def test_from_config_without_factory_says_what_to_set() -> None:
 
 
 def test_spec_dict_rejects_unknown_fields_and_kinds() -> None:
-    with pytest.raises(InvalidInput, match="unknown cluster spec field"):
+    with pytest.raises(InvalidInput, match="field `workerz`: is not a known field; accepted: kind, workers"):
         ClusterSpec.from_dict({"workerz": 2})
-    with pytest.raises(InvalidInput, match="cluster kind 'cloud' is not accepted"):
+    with pytest.raises(InvalidInput, match="field `kind`: must be one of 'local', 'address' or 'factory'"):
         ClusterSpec.from_dict({"kind": "cloud"})
     with pytest.raises(InvalidInput, match="must be a JSON object"):
         ClusterSpec.from_dict([1, 2])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"workers": True}, "field `workers`: must be a whole number 1-10000 (got true)"),
+        ({"workers": "3"}, 'field `workers`: must be a whole number 1-10000 (got "3")'),
+        ({"workers": 2.0}, "field `workers`: must be a whole number 1-10000 (got 2.0)"),
+        ({"workers": float("nan")}, "field `workers`: must be a whole number 1-10000 (got NaN)"),
+        ({"workers": 1e400}, "field `workers`: must be a whole number 1-10000 (got Infinity)"),
+        ({"workers": 0}, "field `workers`: must be 1-10000 (got 0)"),
+        ({"threads_per_worker": 10**6}, "field `threads_per_worker`: must be 1-1024 (got 1000000)"),
+        ({"memory_limit": 5}, "field `memory_limit`: must be a string (got 5)"),
+        (
+            {"kind": "factory", "factory": "distributed.LocalCluster", "factory_kwargs": "x"},
+            "field `factory_kwargs`: must be a JSON object",
+        ),
+        (
+            {"kind": "factory", "factory": "distributed.LocalCluster", "factory_kwargs": {"a": [float("nan")]}},
+            "factory_kwargs.a holds NaN; numbers must be finite",
+        ),
+        ({"kind": "address"}, "a cluster of kind 'address' needs the scheduler address"),
+        ({"kind": "address", "address": "tcp://h\n:1"}, "field `address`: scheduler address 'tcp://h\\n:1' is not accepted"),
+    ],
+)
+def test_wire_specs_are_strict_and_name_the_field(body: dict, message: str) -> None:
+    """A bool is not a count, NaN and 1e400 are not numbers of workers, text is not a JSON object."""
+    with pytest.raises(InvalidInput) as caught:
+        ClusterSpec.from_dict(body)
+    assert message in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_a_spec_round_trips_through_its_record() -> None:
+    spec = ClusterSpec.from_dict({"workers": 3, "memory_limit": "NONE"})
+    assert spec.memory_limit == "0"
+    assert ClusterSpec.from_dict(spec.to_dict()) == spec

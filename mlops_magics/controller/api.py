@@ -10,18 +10,21 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mlops_magics.cluster import ClusterSpec
+from mlops_magics.cluster import ClusterScale, ClusterSpec
 from mlops_magics.controller.clusters import ClusterSupervisor
 from mlops_magics.controller.deployments import DeploymentSupervisor
 from mlops_magics.controller.mlflow_ui import MlflowUi
 from mlops_magics.errors import InvalidInput, MLOpsError
+from mlops_magics.names import cluster_name, deployment_name
 from mlops_magics.serving.spec import DeploymentSpec
+from mlops_magics.wire import log_lines
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller.api")
@@ -41,19 +44,33 @@ class _TokenAuth(BaseHTTPMiddleware):
         return await call_next(request)
 
 
-def _json_endpoint(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-    """Run a handler and turn its result or its MLOpsError into JSON; anything else is logged as a bug."""
+def _json_endpoint(handlers: dict[str, Endpoint], log_path: str) -> Callable[[Request], Awaitable[Response]]:
+    """One route's methods: run the one asked for and turn its result or its MLOpsError into JSON.
+
+    Anything else is a bug: logged here with its traceback, answered with a line that points at the log
+    (never the exception's own text, which may carry internals).
+    """
 
     async def endpoint(request: Request) -> Response:
+        handler = handlers["GET" if request.method == "HEAD" else request.method]
         try:
             return JSONResponse(await handler(request))
         except MLOpsError as exc:
             return JSONResponse(exc.to_dict(), exc.status)
-        except Exception as exc:
+        except Exception:
             log.exception("controller request %s %s failed", request.method, request.url.path)
-            return JSONResponse({"code": "internal", "message": f"{type(exc).__name__}: {exc}"}, 500)
+            message = f"the controller failed on {request.method} {request.url.path}; its log {log_path} has the details"
+            return JSONResponse({"code": "internal", "message": message}, 500)
 
     return endpoint
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer the same JSON shape as everything else (405 with ``Allow``)."""
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return JSONResponse({"code": code, "message": message}, exc.status_code, headers=exc.headers)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -76,6 +93,13 @@ def build_app(
     version: str,
     request_shutdown: Callable[[], None],
 ) -> Starlette:
+    # Reachable by anything on loopback that holds the token: names and bodies are checked here as at the REST face.
+    def cluster(request: Request) -> str:
+        return cluster_name(request.path_params["name"])
+
+    def deployment(request: Request) -> str:
+        return deployment_name(request.path_params["name"])
+
     async def status(_request: Request) -> dict[str, Any]:
         clusters = await run_in_threadpool(supervisor.list)
         served = await run_in_threadpool(deployments.list)
@@ -92,40 +116,42 @@ def build_app(
         return await run_in_threadpool(supervisor.list)
 
     async def get_cluster(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(supervisor.get, request.path_params["name"])
+        return await run_in_threadpool(supervisor.get, cluster(request))
 
     async def start_cluster(request: Request) -> dict[str, Any]:
+        name = cluster(request)
         spec = ClusterSpec.from_dict(await _body(request))
-        return await run_in_threadpool(supervisor.start, request.path_params["name"], spec)
+        return await run_in_threadpool(supervisor.start, name, spec)
 
     async def scale_cluster(request: Request) -> dict[str, Any]:
-        body = await _body(request)
-        if "workers" not in body:
-            raise InvalidInput('scaling needs {"workers": N}')
-        return await run_in_threadpool(supervisor.scale, request.path_params["name"], body["workers"])
+        name = cluster(request)
+        scale = ClusterScale.checked(await _body(request))
+        return await run_in_threadpool(supervisor.scale, name, scale.workers)
 
     async def stop_cluster(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(supervisor.stop, request.path_params["name"])
+        return await run_in_threadpool(supervisor.stop, cluster(request))
 
     async def list_deployments(_request: Request) -> list[dict[str, Any]]:
         return await run_in_threadpool(deployments.list)
 
     async def get_deployment(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(deployments.get, request.path_params["name"])
+        return await run_in_threadpool(deployments.get, deployment(request))
 
     async def put_deployment(request: Request) -> dict[str, Any]:
+        name = deployment(request)
         spec = DeploymentSpec.from_dict(await _body(request))
-        return await run_in_threadpool(deployments.deploy, request.path_params["name"], spec)
+        return await run_in_threadpool(deployments.deploy, name, spec)
 
     async def delete_deployment(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(deployments.stop, request.path_params["name"])
+        return await run_in_threadpool(deployments.stop, deployment(request))
 
     async def rollback_deployment(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(deployments.rollback, request.path_params["name"])
+        return await run_in_threadpool(deployments.rollback, deployment(request))
 
     async def deployment_logs(request: Request) -> dict[str, Any]:
-        lines = int(request.query_params.get("lines", "200"))
-        return await run_in_threadpool(deployments.logs, request.path_params["name"], lines)
+        name = deployment(request)
+        lines = log_lines(request.query_params.get("lines", "200"))
+        return await run_in_threadpool(deployments.logs, name, lines)
 
     async def mlflow_ui_status(_request: Request) -> dict[str, Any]:
         return mlflow_ui.status()
@@ -140,22 +166,22 @@ def build_app(
         request_shutdown()
         return {"stopping": True, "pid": os.getpid()}
 
-    routes = [
-        Route("/status", _json_endpoint(status), methods=["GET"]),
-        Route("/clusters", _json_endpoint(list_clusters), methods=["GET"]),
-        Route("/clusters/{name}", _json_endpoint(get_cluster), methods=["GET"]),
-        Route("/clusters/{name}", _json_endpoint(start_cluster), methods=["PUT"]),
-        Route("/clusters/{name}", _json_endpoint(scale_cluster), methods=["PATCH"]),
-        Route("/clusters/{name}", _json_endpoint(stop_cluster), methods=["DELETE"]),
-        Route("/deployments", _json_endpoint(list_deployments), methods=["GET"]),
-        Route("/deployments/{name}", _json_endpoint(get_deployment), methods=["GET"]),
-        Route("/deployments/{name}", _json_endpoint(put_deployment), methods=["PUT"]),
-        Route("/deployments/{name}", _json_endpoint(delete_deployment), methods=["DELETE"]),
-        Route("/deployments/{name}/rollback", _json_endpoint(rollback_deployment), methods=["POST"]),
-        Route("/deployments/{name}/logs", _json_endpoint(deployment_logs), methods=["GET"]),
-        Route("/mlflow-ui", _json_endpoint(mlflow_ui_status), methods=["GET"]),
-        Route("/mlflow-ui", _json_endpoint(mlflow_ui_start), methods=["PUT"]),
-        Route("/mlflow-ui", _json_endpoint(mlflow_ui_stop), methods=["DELETE"]),
-        Route("/shutdown", _json_endpoint(shutdown), methods=["POST"]),
-    ]
-    return Starlette(routes=routes, middleware=[Middleware(_TokenAuth, token=token)])
+    resources: dict[str, dict[str, Endpoint]] = {
+        "/status": {"GET": status},
+        "/clusters": {"GET": list_clusters},
+        "/clusters/{name}": {"GET": get_cluster, "PUT": start_cluster, "PATCH": scale_cluster, "DELETE": stop_cluster},
+        "/deployments": {"GET": list_deployments},
+        "/deployments/{name}": {"GET": get_deployment, "PUT": put_deployment, "DELETE": delete_deployment},
+        "/deployments/{name}/rollback": {"POST": rollback_deployment},
+        "/deployments/{name}/logs": {"GET": deployment_logs},
+        "/mlflow-ui": {"GET": mlflow_ui_status, "PUT": mlflow_ui_start, "DELETE": mlflow_ui_stop},
+        "/shutdown": {"POST": shutdown},
+    }
+    log_path = str(workspace.controller_log)
+    # One Route per path with all its methods, so a 405 names every allowed method in its Allow header.
+    routes = [Route(path, _json_endpoint(methods, log_path), methods=list(methods)) for path, methods in resources.items()]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_TokenAuth, token=token)],
+        exception_handlers={HTTPException: _http_error},
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import subprocess
 import sys
@@ -12,9 +13,12 @@ from typing import Any
 
 import httpx
 
+from mlops_magics.cluster import whole_number
 from mlops_magics.controller.info import ControllerInfo, read_info
 from mlops_magics.controller.lock import ControllerLock
-from mlops_magics.errors import ControllerUnavailable, error_from_dict
+from mlops_magics.errors import ControllerUnavailable, InvalidInput, MLOpsError, error_from_dict
+from mlops_magics.names import cluster_name, deployment_name, url_path
+from mlops_magics.wire import log_lines
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller.client")
@@ -111,13 +115,24 @@ class Controller:
             self._info = None
             info = self.ensure()
             response = self._send(info, method, path, body, timeout)
-        payload = response.json()
+        try:
+            payload = response.json()
+        except ValueError:
+            raise MLOpsError(
+                f"the controller answered {method} {path} with {response.status_code} and no JSON; "
+                f"see {self.workspace.controller_log}"
+            ) from None
         if response.status_code >= 400:
-            raise error_from_dict(payload)
+            raise error_from_dict(payload if isinstance(payload, dict) else {})
         return payload
 
     def _send(self, info: ControllerInfo, method: str, path: str, body: dict[str, Any] | None, timeout: float) -> httpx.Response:
-        return httpx.request(method, f"{info.url}{path}", json=body, headers=self._auth(info), timeout=timeout)
+        try:
+            content = None if body is None else json.dumps(body, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:  # NaN, infinities or objects JSON has no words for
+            raise InvalidInput(f"the request cannot be sent as JSON: {exc}") from None
+        headers = {**self._auth(info), "Content-Type": "application/json"} if content is not None else self._auth(info)
+        return httpx.request(method, f"{info.url}{path}", content=content, headers=headers, timeout=timeout)
 
     # --- operations (one method per controller route) ------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -126,35 +141,38 @@ class Controller:
     def clusters(self) -> list[dict[str, Any]]:
         return self.request("GET", "/clusters")
 
+    # Every name is checked before it becomes part of a URL, and quoted whole anyway.
     def cluster(self, name: str) -> dict[str, Any]:
-        return self.request("GET", f"/clusters/{name}")
+        return self.request("GET", url_path("clusters", cluster_name(name)))
 
     def start_cluster(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.request("PUT", f"/clusters/{name}", spec, timeout=LONG_TIMEOUT_S)
+        return self.request("PUT", url_path("clusters", cluster_name(name)), spec, timeout=LONG_TIMEOUT_S)
 
-    def scale_cluster(self, name: str, workers: int) -> dict[str, Any]:
-        return self.request("PATCH", f"/clusters/{name}", {"workers": workers}, timeout=LONG_TIMEOUT_S)
+    def scale_cluster(self, name: str, workers: int | str) -> dict[str, Any]:
+        """``workers`` may be text typed on a command line; it leaves as a JSON integer or not at all."""
+        count = whole_number(workers, "workers", 1)
+        return self.request("PATCH", url_path("clusters", cluster_name(name)), {"workers": count}, timeout=LONG_TIMEOUT_S)
 
     def stop_cluster(self, name: str) -> dict[str, Any]:
-        return self.request("DELETE", f"/clusters/{name}", timeout=LONG_TIMEOUT_S)
+        return self.request("DELETE", url_path("clusters", cluster_name(name)), timeout=LONG_TIMEOUT_S)
 
     def deployments(self) -> list[dict[str, Any]]:
         return self.request("GET", "/deployments")
 
     def deployment(self, name: str) -> dict[str, Any]:
-        return self.request("GET", f"/deployments/{name}")
+        return self.request("GET", url_path("deployments", deployment_name(name)))
 
     def deploy(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.request("PUT", f"/deployments/{name}", spec, timeout=LONG_TIMEOUT_S)
+        return self.request("PUT", url_path("deployments", deployment_name(name)), spec, timeout=LONG_TIMEOUT_S)
 
     def stop_deployment(self, name: str) -> dict[str, Any]:
-        return self.request("DELETE", f"/deployments/{name}", timeout=LONG_TIMEOUT_S)
+        return self.request("DELETE", url_path("deployments", deployment_name(name)), timeout=LONG_TIMEOUT_S)
 
     def rollback_deployment(self, name: str) -> dict[str, Any]:
-        return self.request("POST", f"/deployments/{name}/rollback", timeout=LONG_TIMEOUT_S)
+        return self.request("POST", url_path("deployments", deployment_name(name), "rollback"), timeout=LONG_TIMEOUT_S)
 
     def deployment_logs(self, name: str, lines: int = 200) -> dict[str, Any]:
-        return self.request("GET", f"/deployments/{name}/logs?lines={int(lines)}")
+        return self.request("GET", f"{url_path('deployments', deployment_name(name), 'logs')}?lines={log_lines(lines)}")
 
     def mlflow_ui(self) -> dict[str, Any]:
         return self.request("GET", "/mlflow-ui")

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics.controller.template import ServingTemplate, TemplateUnavailable
-from mlops_magics.errors import Conflict, MLOpsError, NotFound
+from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
 from mlops_magics.serving.spec import DeploymentSpec, check_name
 from mlops_magics.serving.versions import pinned_spec
 from mlops_magics.state import DeploymentRecord, Event
@@ -47,11 +47,22 @@ class Running:
     last_health: float = 0.0
 
 
+@dataclass
+class Retry:
+    """A deployment wanted running with no process: to restore at controller start, or whose start failed.
+
+    The watcher starts it when ``next_try`` comes, on the path (and with the backoff) of a crash restart."""
+
+    failures: int = 0
+    next_try: float = 0.0
+
+
 class DeploymentSupervisor:
     def __init__(self, workspace: Workspace, sessions: sessionmaker[Session]) -> None:
         self.workspace = workspace
         self._sessions = sessions
         self._running: dict[str, Running] = {}
+        self._pending: dict[str, Retry] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._stop = threading.Event()
@@ -93,15 +104,20 @@ class DeploymentSupervisor:
 
     # --- views ---------------------------------------------------------------------------------------
     def _view(self, record: DeploymentRecord) -> dict[str, Any]:
-        spec = DeploymentSpec.from_dict(record.spec)
-        state = self._state(record.name) if spec.model else {}
-        host = "127.0.0.1" if spec.host in ("0.0.0.0", "::") else spec.host
+        try:
+            spec: DeploymentSpec | None = DeploymentSpec.from_dict(record.spec)
+        except InvalidInput:
+            spec = None  # saved before specs were checked: shown (failed, with its reason), never run
+        state = self._state(record.name) if spec is not None and spec.model else {}
+        url = None
+        if spec is not None:
+            url = f"http://{'127.0.0.1' if spec.host in ('0.0.0.0', '::') else spec.host}:{spec.port}"
         return {
             "name": record.name,
             "spec": record.spec,
             "status": record.status,
             "reason": record.reason,
-            "url": f"http://{host}:{spec.port}",
+            "url": url,
             "pid": record.pid,
             "workers": state.get("workers", []),
             "model_uri": state.get("model_uri"),
@@ -306,29 +322,57 @@ class DeploymentSupervisor:
 
     # --- watching ------------------------------------------------------------------------------------
     def restore(self) -> None:
-        """Adopt deployments that survived the previous controller; start the others that should run."""
-        self._template.start()  # in the background: its imports overlap with the adoptions
+        """Adopt the deployments that survived the previous controller; hand the others to the watcher, which
+        starts them on the path of a crash restart (same backoff). Each record apart: a bad one is marked failed
+        with its reason and stops neither the others nor the watching, which starts first."""
+        try:
+            self._template.start()  # in the background: its imports overlap with the adoptions
+        except Exception:
+            log.exception("the serving template did not start; deployments start in fresh processes")
+        if not self._watcher.is_alive():
+            self._watcher.start()
         with self._sessions() as session:
             wanted = session.scalars(select(DeploymentRecord).where(DeploymentRecord.desired == "running")).all()
         for record in wanted:
+            try:
+                self._restore(record)
+            except Exception as exc:
+                log.exception("restoring deployment %s failed", record.name)
+                self._mark_failed(record.name, f"could not be restored ({type(exc).__name__}: {exc}); retrying", retry=True)
+
+    def _restore(self, record: DeploymentRecord) -> None:
+        try:
             spec = DeploymentSpec.from_dict(record.spec)
-            with self._lock(record.name):
-                if record.pid and psutil.pid_exists(record.pid) and self._healthy(spec, record.name):
-                    self._running[record.name] = Running(record.pid, None)
-                    self._set(record.name, status="healthy")
-                    self._event("deployment.adopt", record.name, f"adopted live process {record.pid}")
-                    continue
-                try:
-                    self._start(record.name, spec, record.token)
-                except MLOpsError as exc:
-                    log.warning("could not restore deployment %s: %s", record.name, exc.message)
-        if not self._watcher.is_alive():
-            self._watcher.start()
+        except InvalidInput as exc:
+            # It can never start as saved: marked, not retried; deploying it again with a valid spec replaces it.
+            self._mark_failed(record.name, f"its saved spec is not valid: {exc.message}; deploy it again")
+            return
+        with self._lock(record.name):
+            if record.pid and psutil.pid_exists(record.pid) and self._healthy(spec, record.name):
+                self._running[record.name] = Running(record.pid, None)
+                self._set(record.name, status="healthy")
+                self._event("deployment.adopt", record.name, f"adopted live process {record.pid}")
+                return
+            self._pending[record.name] = Retry()
+            self._set(record.name, status="starting", reason=None, pid=None)
+
+    def _mark_failed(self, name: str, reason: str, retry: bool = False) -> None:
+        """Show a failure on its record; with ``retry`` the watcher tries again after the first backoff step."""
+        log.warning("deployment %s: %s", name, reason)
+        if retry:
+            self._pending[name] = Retry(1, time.monotonic() + BACKOFF_S[1])
+        try:
+            self._set(name, status="failed", reason=reason, pid=None)
+        except Exception:  # the record itself cannot be written (gone, database busy): the log has it
+            log.exception("marking deployment %s failed did not work", name)
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
-            self._template.revive()
-            for name in list(self._running):
+            try:
+                self._template.revive()
+            except Exception:  # no template means fresh processes, never an end to the watching
+                log.exception("reviving the serving template failed")
+            for name in [*self._pending, *self._running]:
                 try:
                     self._check(name)
                 except Exception:  # one bad deployment must not stop the watching of the others
@@ -339,7 +383,7 @@ class DeploymentSupervisor:
         if not lock.acquire(blocking=False):
             return  # being started, swapped or stopped right now: that action watches it
         try:
-            fresh = self._check_locked(name)
+            fresh = self._check_pending(name) if name in self._pending else self._check_locked(name)
         finally:
             lock.release()
         if fresh is None:
@@ -378,11 +422,49 @@ class DeploymentSupervisor:
             self._running.pop(name, None)
             return None
         self._event("deployment.crash", name, f"process {running.pid} died; restarting")
-        fresh = self._launch(name, spec, record.token)
-        fresh.failures = running.failures + 1
-        fresh.next_try = now + BACKOFF_S[min(fresh.failures, len(BACKOFF_S) - 1)]
+        return self._relaunch(name, spec, record.token, running.failures, record.restarts + 1)
+
+    def _check_pending(self, name: str) -> tuple[str, DeploymentSpec, Running] | None:
+        """Start a deployment that is wanted and has no process, when its backoff allows (to be waited for unlocked)."""
+        retry = self._pending.get(name)
+        if retry is None:
+            return None
+        with self._sessions() as session:
+            record = session.get(DeploymentRecord, name)
+        if record is None or record.desired != "running" or name in self._running:
+            self._pending.pop(name, None)  # stopped, or started by a deploy in the meantime
+            return None
+        if time.monotonic() < retry.next_try:
+            return None
+        self._pending.pop(name, None)
+        if retry.failures >= GIVE_UP_AFTER:
+            self._mark_failed(name, f"could not be started {retry.failures} times in a row; see `mlops deploy logs {name}`")
+            return None
+        try:
+            spec = DeploymentSpec.from_dict(record.spec)
+        except InvalidInput as exc:
+            self._mark_failed(name, f"its saved spec is not valid: {exc.message}; deploy it again")
+            return None
+        self._event("deployment.restore", name, "wanted running with no live process; starting it")
+        return self._relaunch(name, spec, record.token, retry.failures, record.restarts)
+
+    def _relaunch(
+        self, name: str, spec: DeploymentSpec, token: str | None, failures: int, restarts: int
+    ) -> tuple[str, DeploymentSpec, Running] | None:
+        """The one way the watcher starts a process again: after a crash, or for a restore; backoff grows."""
+        now = time.monotonic()
+        backoff = BACKOFF_S[min(failures + 1, len(BACKOFF_S) - 1)]
+        try:
+            fresh = self._launch(name, spec, token)
+        except Exception as exc:  # not even a process (fork, template, folder): retried like a crash
+            log.exception("starting deployment %s failed", name)
+            self._running.pop(name, None)
+            self._pending[name] = Retry(failures + 1, now + backoff)
+            self._set(name, status="failed", reason=f"could not start its process ({type(exc).__name__}: {exc}); retrying")
+            return None
+        fresh.failures, fresh.next_try = failures + 1, now + backoff
         self._running[name] = fresh
-        self._set(name, pid=fresh.pid, status="starting", restarts=record.restarts + 1)
+        self._set(name, pid=fresh.pid, status="starting", restarts=restarts)
         return name, spec, fresh
 
     def close(self) -> None:

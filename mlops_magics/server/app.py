@@ -8,7 +8,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp
 
 from mlops_magics.controller import Controller
-from mlops_magics.server.handlers import ROUTES
+from mlops_magics.server.handlers import ROUTES, UnknownRouteHandler
 from mlops_magics.workspace import HOME_ENV, Workspace
 
 API_PREFIX = "/mlops/api"
@@ -29,3 +29,5 @@ class MLOpsExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend((f"{API_PREFIX}/{pattern}", handler) for pattern, handler in ROUTES)
+        # Last: the rest of /mlops/api answers 404 in the JSON error shape.
+        self.handlers.append((f"{API_PREFIX}(?:/.*)?", UnknownRouteHandler))

@@ -5,23 +5,52 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from mlops_magics import __version__
+from mlops_magics import __version__, names
+from mlops_magics.cluster import ClusterScale, ClusterSpec
 from mlops_magics.controller import Controller
 from mlops_magics.eda import store
-from mlops_magics.errors import InvalidInput, MLOpsError
+from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
+from mlops_magics.serving.spec import DeploymentSpec
 from mlops_magics.train import records
+from mlops_magics.wire import log_lines
 from mlops_magics.workspace import Workspace
+
+METHODS = ("GET", "PUT", "PATCH", "POST", "DELETE")
 
 
 class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of every route: authentication required, JSON in and out, one error shape."""
+    """Base of every route: authentication required, JSON in and out, one error shape.
+
+    ``path_checks`` names the check of each path parameter (a test requires one for every parameter): a name
+    or id is refused with 400 before any handler code sees it.
+    """
+
+    path_checks: ClassVar[dict[str, Callable[[str], str]]] = {}
+
+    async def prepare(self) -> None:
+        await super().prepare()  # authentication first: a caller without the token learns nothing more
+        if self._finished:
+            return
+        try:
+            for key, value in self.path_kwargs.items():
+                self.path_checks[key](value)
+        except MLOpsError as exc:
+            self.send_json_error(exc)
+
+    def send_json_error(self, exc: MLOpsError) -> None:
+        self.set_status(exc.status)
+        self.finish(json.dumps(exc.to_dict()))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        return [m for m in METHODS if getattr(cls, m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())]
 
     @property
     def workspace(self) -> Workspace:
@@ -45,8 +74,7 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
         try:
             result = await asyncio.to_thread(work)
         except MLOpsError as exc:
-            self.set_status(exc.status)
-            self.finish(json.dumps(exc.to_dict()))
+            self.send_json_error(exc)
             return
         self.set_status(status)
         # orjson writes NaN and infinities as null: a metric logged as NaN must not break the panel's JSON.
@@ -60,6 +88,10 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
         if exc_info and isinstance(exc_info[1], tornado.web.HTTPError) and exc_info[1].log_message:
             reason = exc_info[1].log_message
         code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(status_code, "error")
+        if status_code == 405:
+            allowed = self.allowed_methods()
+            self.set_header("Allow", ", ".join(allowed))
+            reason = f"{self.request.method} is not accepted here; use {', '.join(allowed)}"
         self.finish(json.dumps({"code": code, "message": reason}))
 
 
@@ -90,23 +122,20 @@ class ClustersHandler(MLOpsHandler):
 
 
 class ClusterHandler(MLOpsHandler):
+    path_checks = {"name": names.cluster_name}
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         await self.respond(lambda: self.controller.cluster(name))
 
     @tornado.web.authenticated
     async def put(self, name: str) -> None:
-        await self.respond(lambda: self.controller.start_cluster(name, self.json_body()))
+        # Checked here, before the controller is started or reached: a bad body never goes further.
+        await self.respond(lambda: self.controller.start_cluster(name, ClusterSpec.from_dict(self.json_body()).to_dict()))
 
     @tornado.web.authenticated
     async def patch(self, name: str) -> None:
-        def scale() -> dict[str, Any]:
-            body = self.json_body()
-            if "workers" not in body:
-                raise InvalidInput('scaling needs {"workers": N}')
-            return self.controller.scale_cluster(name, body["workers"])
-
-        await self.respond(scale)
+        await self.respond(lambda: self.controller.scale_cluster(name, ClusterScale.checked(self.json_body()).workers))
 
     @tornado.web.authenticated
     async def delete(self, name: str) -> None:
@@ -120,6 +149,8 @@ class ProfilesHandler(MLOpsHandler):
 
 
 class ProfileHandler(MLOpsHandler):
+    path_checks = {"profile_id": names.profile_id}
+
     @tornado.web.authenticated
     async def get(self, profile_id: str) -> None:
         await self.respond(lambda: store.load(self.workspace, profile_id).data)
@@ -137,14 +168,15 @@ REPORT_POLICIES = {
 class ProfileReportHandler(MLOpsHandler):
     """The saved HTML report (``?which=full`` for the ydata-profiling one), for the panel's report tab."""
 
+    path_checks = {"profile_id": names.profile_id}
+
     @tornado.web.authenticated
     async def get(self, profile_id: str) -> None:
         which = self.get_query_argument("which", "report")
         try:
             page = await asyncio.to_thread(store.report_html, self.workspace, profile_id, which)
         except MLOpsError as exc:
-            self.set_status(exc.status)
-            self.finish(json.dumps(exc.to_dict()))
+            self.send_json_error(exc)
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", REPORT_POLICIES[which])
@@ -158,12 +190,16 @@ class ExperimentsHandler(MLOpsHandler):
 
 
 class ExperimentRunsHandler(MLOpsHandler):
+    path_checks = {"experiment_id": names.experiment_id}
+
     @tornado.web.authenticated
     async def get(self, experiment_id: str) -> None:
         await self.respond(lambda: records.runs(self.workspace, experiment_id))
 
 
 class RunHandler(MLOpsHandler):
+    path_checks = {"run_id": names.run_id}
+
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         await self.respond(lambda: records.run(self.workspace, run_id))
@@ -182,13 +218,15 @@ class DeploymentsHandler(MLOpsHandler):
 
 
 class DeploymentHandler(MLOpsHandler):
+    path_checks = {"name": names.deployment_name}
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
         await self.respond(lambda: self.controller.deployment(name))
 
     @tornado.web.authenticated
     async def put(self, name: str) -> None:
-        await self.respond(lambda: self.controller.deploy(name, self.json_body()))
+        await self.respond(lambda: self.controller.deploy(name, DeploymentSpec.from_dict(self.json_body()).to_dict()))
 
     @tornado.web.authenticated
     async def delete(self, name: str) -> None:
@@ -196,16 +234,19 @@ class DeploymentHandler(MLOpsHandler):
 
 
 class DeploymentRollbackHandler(MLOpsHandler):
+    path_checks = {"name": names.deployment_name}
+
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         await self.respond(lambda: self.controller.rollback_deployment(name))
 
 
 class DeploymentLogsHandler(MLOpsHandler):
+    path_checks = {"name": names.deployment_name}
+
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
-        lines = int(self.get_query_argument("lines", "200"))
-        await self.respond(lambda: self.controller.deployment_logs(name, lines))
+        await self.respond(lambda: self.controller.deployment_logs(name, log_lines(self.get_query_argument("lines", "200"))))
 
 
 class MlflowUiHandler(MLOpsHandler):
@@ -218,6 +259,33 @@ class MlflowUiHandler(MLOpsHandler):
     @tornado.web.authenticated
     async def put(self) -> None:
         await self.respond(self.controller.start_mlflow_ui)
+
+
+class UnknownRouteHandler(MLOpsHandler):
+    """Any other path under /mlops/api/: the JSON error shape, not the server's HTML page (after authentication)."""
+
+    def _unknown(self) -> None:
+        self.send_json_error(NotFound(f"no route {self.request.path}; api/openapi.yaml lists the routes"))
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self._unknown()
+
+    @tornado.web.authenticated
+    def put(self) -> None:
+        self._unknown()
+
+    @tornado.web.authenticated
+    def patch(self) -> None:
+        self._unknown()
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        self._unknown()
+
+    @tornado.web.authenticated
+    def delete(self) -> None:
+        self._unknown()
 
 
 # Patterns below /mlops/api/; api/openapi.yaml lists the same routes (a test keeps them equal).

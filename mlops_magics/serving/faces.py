@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str
     if len(words) > 1:
         raise InvalidInput(f"one model at a time (got {words}); e.g. %deploy cancer@champion --name cancer")
     model = words[0] if words else None
-    spec = DeploymentSpec.from_dict(
+    spec = DeploymentSpec.from_flags(
         {
             "model": model,
             "command": args.command,

@@ -2,50 +2,78 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from mlops_magics.errors import InvalidInput
+from pydantic import AfterValidator, Field, model_validator
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_APP = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+from mlops_magics import names
+from mlops_magics.wire import WireModel
+
+_APP = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# How the command-line faces name each field in a message ("--port must be 1-65535 (got 0)").
+FLAGS = {"model": "MODEL ", "command": "--command ", "app": "--app ", "host": "--host ", "port": "--port "}
+FLAGS |= {"workers": "--workers ", "token": "--token ", "log_rate": "--log-requests ", "max_body": "max_body "}
 
 
-@dataclass(frozen=True)
-class DeploymentSpec:
-    model: str | None = None
-    command: str | None = None
-    app: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+def _one_line(text: str) -> str:
+    # These end up in argv or a shell line: an empty one means nothing, a NUL or newline breaks the process start.
+    if not text.strip() or len(text) > 2000 or _CONTROL.search(text):
+        raise ValueError("must be one non-empty line of at most 2000 characters")
+    return text
+
+
+def _app(text: str) -> str:
+    if not _APP.fullmatch(text):
+        raise ValueError(f"{text[:60]!r} is not MODULE:ATTRIBUTE, e.g. myservice:app")
+    return text
+
+
+def _host(text: str) -> str:
+    # Host names and IPv4 addresses, and '::' (every interface): each can stand in an http:// URL as it is.
+    if text == "::" or _HOST_NAME.fullmatch(text):
+        return text
+    try:
+        if ipaddress.ip_address(text).version == 4:
+            return text
+    except ValueError:
+        pass
+    raise ValueError(f"must be a host name, an IPv4 address, or '::' for every interface (got {text[:60]!r})")
+
+
+Line = Annotated[str, AfterValidator(_one_line)]
+
+
+class DeploymentSpec(WireModel):
+    model: Line | None = Field(None, description="NAME@alias, NAME/version, models:/ or runs:/ URI")
+    command: Line | None = Field(None, description="your own HTTP app: a shell command listening on $PORT")
+    app: Annotated[str, AfterValidator(_app)] | None = Field(None, description="your own ASGI app: module:attribute")
+    host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    workers: Annotated[int, Field(ge=1, le=256)] = 1
     token: bool = False
-    log_rate: float = 1.0
-    max_body: int = 10 * 2**20
+    log_rate: Annotated[float, Field(ge=0, le=1)] = 1.0
+    max_body: Annotated[int, Field(ge=1, le=2**30)] = 10 * 2**20
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DeploymentSpec:
+        if len([s for s in (self.model, self.command, self.app) if s]) != 1:
+            raise ValueError("a deployment serves one thing: a MODEL, --command 'python app.py' or --app module:app")
+        return self
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeploymentSpec:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidInput(f"unknown deployment field(s) {unknown}; accepted: {sorted(known)}")
-        spec = cls(**data)
-        sources = [s for s in (spec.model, spec.command, spec.app) if s]
-        if len(sources) != 1:
-            raise InvalidInput("a deployment serves one thing: a MODEL, --command 'python app.py' or --app module:app")
-        if spec.app and not _APP.match(spec.app):
-            raise InvalidInput(f"--app {spec.app!r} is not MODULE:ATTRIBUTE, e.g. myservice:app")
-        if not isinstance(spec.port, int) or not 1 <= spec.port <= 65535:
-            raise InvalidInput(f"--port must be 1-65535 (got {spec.port!r})")
-        if not isinstance(spec.workers, int) or spec.workers < 1:
-            raise InvalidInput(f"--workers must be a whole number >= 1 (got {spec.workers!r})")
-        if not 0 <= float(spec.log_rate) <= 1:
-            raise InvalidInput(f"--log-requests is a share of requests from 0 to 1 (got {spec.log_rate!r})")
-        return spec
+        """A spec from the wire (a REST body, a stored record): fields named as they are sent."""
+        return cls.checked(data)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def from_flags(cls, data: dict[str, Any]) -> DeploymentSpec:
+        """A spec from ``%deploy`` / ``mlops deploy``: fields named by their flags."""
+        return cls.checked(data, lambda field: FLAGS.get(field, f"{field} "))
 
     def describe(self) -> str:
         what = self.model or self.command or self.app
@@ -53,9 +81,7 @@ class DeploymentSpec:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise InvalidInput(f"deployment name {name!r} is not accepted: use lowercase letters, digits and '-' (1-63)")
-    return name
+    return names.deployment_name(name)
 
 
 def default_name(model: str) -> str:

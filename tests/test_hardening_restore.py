@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from mlops_magics.controller import Controller
-from mlops_magics.state import DeploymentRecord, open_state
+from mlops_magics.state import ClusterRecord, DeploymentRecord, open_state
 from mlops_magics.workspace import Workspace
 from tests.conftest import stop_controller
 
@@ -118,3 +118,22 @@ def test_restore_at_start_retries_with_backoff(workspace: Workspace, tmp_path: P
     assert httpx.get(view["url"], timeout=5).status_code == 200
     assert controller.deployment("late")["spec"]["port"] == port
     controller.stop_deployment("late")
+
+
+def test_a_bad_cluster_record_is_marked_and_the_others_come_back(workspace: Workspace) -> None:
+    Controller(workspace).status()
+    Controller(workspace).shutdown()
+    with open_state(workspace.state_db).begin() as session:
+        session.add(ClusterRecord(name="a-bad", spec={"factory_kwargs": "x"}, desired="running", status="running"))
+        session.add(ClusterRecord(name="b-good", spec={"workers": 1}, desired="running", status="running"))
+    controller = Controller(workspace, notify=lambda line: None)
+
+    def settled() -> dict[str, Any] | None:
+        views = {v["name"]: v for v in controller.clusters()}
+        return views if {v["status"] for v in views.values()} == {"failed", "running"} else None
+
+    views = wait_for("the bad cluster marked failed and the good one running", settled, timeout=120)
+    assert views["a-bad"]["status"] == "failed"
+    assert 'field `factory_kwargs`: must be a JSON object (got "x")' in views["a-bad"]["reason"]
+    assert views["b-good"]["status"] == "running" and views["b-good"]["workers"] == 1
+    controller.stop_cluster("b-good")

@@ -216,17 +216,35 @@ class ClusterSupervisor:
         """Bring back every cluster that should be running (after a crash or a controller restart)."""
         with self._sessions() as session:
             wanted = session.scalars(select(ClusterRecord).where(ClusterRecord.desired == "running")).all()
-        for record in wanted:
-            with self._lock:
-                if record.name in self._live:
-                    continue
-                self._set(record.name, status="starting", reason=None)
-                with self._sessions.begin() as session:
-                    self._event(session, "cluster.restore", record.name, "restoring after controller start")
-                try:
-                    self._bring_up(record.name, ClusterSpec.from_dict(record.spec))
-                except MLOpsError as exc:
-                    log.warning("could not restore cluster %s: %s", record.name, exc.message)
+        for record in wanted:  # each apart: one that cannot come back is marked, and the others still do
+            try:
+                self._restore(record)
+            except MLOpsError as exc:
+                log.warning("could not restore cluster %s: %s", record.name, exc.message)
+            except Exception as exc:
+                log.exception("restoring cluster %s failed", record.name)
+                self._mark_failed(record.name, f"could not be restored ({type(exc).__name__}: {exc})")
+
+    def _restore(self, record: ClusterRecord) -> None:
+        try:
+            spec = ClusterSpec.from_dict(record.spec)
+        except InvalidInput as exc:
+            self._mark_failed(record.name, f"its saved spec is not valid: {exc.message}; start it again")
+            return
+        with self._lock:
+            if record.name in self._live:
+                return
+            self._set(record.name, status="starting", reason=None)
+            with self._sessions.begin() as session:
+                self._event(session, "cluster.restore", record.name, "restoring after controller start")
+            self._bring_up(record.name, spec)  # marks the record failed itself when the cluster does not come up
+
+    def _mark_failed(self, name: str, reason: str) -> None:
+        log.warning("cluster %s: %s", name, reason)
+        try:
+            self._set(name, status="failed", reason=reason, desired="stopped")
+        except Exception:  # the record cannot be written (database busy): the log has it
+            log.exception("marking cluster %s failed did not work", name)
 
     def close_all(self) -> None:
         """Stop the live clusters on controller shutdown; their desired state stays, so they come back."""

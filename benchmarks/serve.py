@@ -20,8 +20,13 @@ The load generator is a separate process (this file, run with ``--load``): an as
 HTTP/1.1 connections by default (lean, so that on a small machine the client takes little of the CPU the server
 needs), or ``--client httpx`` for an ``httpx.AsyncClient``.
 
+Before them, when ours is measured, the cold start of a fresh workspace: ``mlops deploy`` run as a whole CLI
+process in a workspace with no controller (so it starts the controller, which warms the serving template, which
+forks the deployment), timed to the first 200 on ``/invocations``; then the same command for a second deployment
+(controller and template warm). ``--only cold-start`` measures just these two.
+
 Run: ``.venv/bin/python benchmarks/serve.py`` (15 s a cell; ``--seconds N``; ``--quick``: 5 s, c=32 only;
-``--servers ours,bare`` for a subset).
+``--servers ours,bare`` for a subset; ``--only cold-start``).
 """
 
 from __future__ import annotations
@@ -420,6 +425,70 @@ def launch(kind: str, ctx: dict, body: bytes) -> tuple[Launched, float]:
     return Launched(url, process.pid, stop_process, lambda: process.poll() is None), cold
 
 
+def cli_deploy(ctx: dict, name: str, body: bytes) -> dict:
+    """``mlops deploy bench@challenger`` as a whole CLI process: seconds to the first 200 on /invocations (polled
+    meanwhile) and to the command's exit, and what it printed."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(Path(sys.executable).parent / "mlops"), "deploy", "bench@challenger", "--name", name, "--port", str(port)]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(ctx["tmp"]), text=True)
+    ctx["deployed"].append(name)
+    exited: list[float] = []
+
+    def alive() -> bool:
+        if process.poll() is not None and not exited:
+            exited.append(time.perf_counter() - began)
+        return process.poll() is None or process.returncode == 0
+
+    first_answer(url, body, alive, None)
+    first = time.perf_counter() - began
+    output = process.communicate(timeout=START_TIMEOUT_S)[0]
+    if process.returncode != 0:
+        raise RuntimeError(f"`mlops deploy` failed:\n{output}")
+    return {"first_200": first, "cli_exit": exited[0] if exited else time.perf_counter() - began, "output": output.strip()}
+
+
+def template_warm_up(ctx: dict) -> str:
+    """The controller log's line on the serving template's warm-up."""
+    log = ctx["home"] / "controller.log"
+    lines = [line for line in log.read_text(errors="replace").splitlines() if "serving template pid" in line and "ready" in line]
+    return lines[-1].split(": ", 1)[-1] if lines else "(no warm-up line in the controller log)"
+
+
+def cold_start(ctx: dict, args) -> dict:
+    """A fresh workspace, no controller: ``mlops deploy`` to the first 200 (cold), then a second one (warm)."""
+    from mlops_magics.controller import Controller
+
+    one = ctx["bodies"][1].read_bytes()
+    if Controller(ctx["workspace"]).running() is not None:
+        raise RuntimeError("the workspace's controller already runs: a cold start needs a fresh workspace")
+    say(f"\n== cold start: `mlops deploy` in a fresh workspace, no controller  (load average {load_average()})")
+    if args.wait_idle > 0:
+        wait_idle(args.wait_idle)
+    busy_before, began = busy_seconds(), time.perf_counter()
+    cold = cli_deploy(ctx, "bench-cold", one)
+    cold["busy"] = (busy_seconds() - busy_before) / (time.perf_counter() - began)
+    for line in cold["output"].splitlines():
+        say(f"   | {line}")
+    say(f"   first 200 after {cold['first_200']:.2f} s (the command exited after {cold['cli_exit']:.2f} s; machine busy "
+        f"{cold['busy']:.2f} cores meanwhile)")  # fmt: skip
+    say(f"   controller log: {template_warm_up(ctx)}")
+    if args.wait_idle > 0:
+        wait_idle(args.wait_idle)
+    busy_before, began = busy_seconds(), time.perf_counter()
+    warm = cli_deploy(ctx, "bench-warm", one)
+    warm["busy"] = (busy_seconds() - busy_before) / (time.perf_counter() - began)
+    say("== warm: the same command for a second deployment (controller and serving template running)")
+    say(f"   first 200 after {warm['first_200']:.2f} s (the command exited after {warm['cli_exit']:.2f} s; machine busy "
+        f"{warm['busy']:.2f} cores meanwhile)")  # fmt: skip
+    controller = Controller(ctx["workspace"], notify=say)
+    for name in ("bench-cold", "bench-warm"):
+        controller.stop_deployment(name)
+        ctx["deployed"].remove(name)
+    return {"cold": cold, "warm": warm}
+
+
 def load(server: Launched, body_file: Path, concurrency: int, seconds: float, client: str) -> dict:
     config = {
         "host": "127.0.0.1",
@@ -506,6 +575,16 @@ def measure(kind: str, ctx: dict, args) -> dict:
     return out
 
 
+def report_cold_start(figures: dict) -> None:
+    say("")
+    say(f"{'deploy to first 200 (mlops deploy, whole CLI process)':<58}{'seconds':>9}{'busy cores':>12}")
+    for label, key in (
+        ("cold: fresh workspace, no controller", "cold"),
+        ("warm: controller and serving template running", "warm"),
+    ):
+        say(f"{label:<58}{figures[key]['first_200']:>9.2f}{figures[key]['busy']:>12.2f}")
+
+
 def report(results: dict, args) -> None:
     say("\n" + "=" * 112)
     say(f"Serving benchmark: {args.seconds:g} s per cell, closed loop, {args.client} client in its own process, "
@@ -574,6 +653,9 @@ def main() -> int:
     parser.add_argument(
         "--no-template", action="store_true", help="ours without the serving template (each deployment a fresh process)"
     )
+    parser.add_argument(
+        "--only", choices=("cold-start",), help="measure only the cold start of a fresh workspace (and a warm one)"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
     args = parser.parse_args()
     if args.load:
@@ -606,6 +688,8 @@ def main() -> int:
     frame, _, version = train_and_register(ws)
     ctx: dict = {
         "tmp": tmp,
+        "home": home,
+        "workspace": ws,
         "tracking_uri": ws.tracking_uri,
         "version": version,
         "bodies": bodies(frame, tmp),
@@ -615,14 +699,20 @@ def main() -> int:
         "ours_pids": [],
     }
     results: dict = {}
+    cold: dict | None = None
     controller = None
     try:
-        if any(k.startswith("ours") for k in kinds):
+        if args.only == "cold-start" or any(k.startswith("ours") for k in kinds):
+            try:
+                cold = cold_start(ctx, args)
+            except Exception as exc:  # the load figures still come
+                say(f"   FAILED: {type(exc).__name__}: {exc}")
+        if args.only != "cold-start" and any(k.startswith("ours") for k in kinds):
             controller = ctx["controller"] = Controller(ws, notify=say)
             began = time.perf_counter()
             controller.status()  # the controller is a long-lived daemon: started here, outside ours' cold start
             say(f"controller started in {time.perf_counter() - began:.2f} s (not counted in ours' cold start)")
-        for kind in kinds:
+        for kind in kinds if args.only != "cold-start" else ():
             try:
                 results[kind] = measure(kind, ctx, args)
             except Exception as exc:  # one server failing still leaves the others' figures
@@ -630,7 +720,8 @@ def main() -> int:
     finally:
         for process in list(ctx["processes"]):
             stop_tree(process)
-        if controller is not None:
+        controller = controller or Controller(ws, notify=say)  # the cold start's, when it ran alone
+        if controller.running() is not None:
             for name in list(ctx["deployed"]):
                 with contextlib.suppress(Exception):
                     controller.stop_deployment(name)
@@ -642,6 +733,8 @@ def main() -> int:
                     process.kill()
     if results:
         report(results, args)
+    if cold is not None:
+        report_cold_start(cold)
     say(f"workspace and logs: {tmp}")
     return 0
 

@@ -355,8 +355,9 @@ class MLOpsMagics(Magics):
         from mlops_magics.train.background import WRITER
 
         args = arguments.parse(self._deploy_parser, line)
-        WRITER.flush()  # a model registered a moment ago must be there before it is served
-        _action, lines, _view = faces.run(args, self.controller)
+        # A model registered a moment ago must be written before it is served; the controller and its serving
+        # template start meanwhile. A first deployment says first what it waits for.
+        _action, lines, _view = faces.run(args, self.controller, wait_for=WRITER.flush)
         print("\n".join(lines))
 
     @line_magic

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -139,3 +140,46 @@ def test_the_template_starts_only_the_serving_module_and_exits_when_its_pipe_clo
     off = ServingTemplate(workspace, enabled=False)
     with pytest.raises(TemplateUnavailable, match="MLOPS_SERVING_TEMPLATE=0"):
         off.spawn([sys.executable, "-m", "mlops_magics.serving"], {}, "x.log", ".")
+
+
+def test_the_template_builds_mlflows_package_map_once_for_every_deployment_it_forks() -> None:
+    """MLflow maps every installed distribution's files when a process first loads a model (~1.2 s of each
+    deployment's start); the template builds it before it forks, so that its deployments inherit it."""
+    code = (
+        "from mlops_magics.serving.template import preload\n"
+        "missing = preload()\n"
+        "from mlflow.utils import requirements_utils\n"
+        "print(requirements_utils._MODULES_TO_PACKAGES is not None and 'sklearn' in requirements_utils._MODULES_TO_PACKAGES, missing)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "True []", done.stdout + done.stderr[-2000:]
+
+
+def test_a_first_deployment_says_it_warms_the_template_and_the_controller_warms_it_at_its_start(
+    kernel_factory, workspace: Workspace
+) -> None:
+    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
+    kernel = kernel_factory()
+    port = free_port()
+    first = kernel.run(f"%load_ext mlops_magics\n%deploy cancer@challenger --name first --port {port}")
+    assert first.status == "ok", first.text
+    lines = first.stdout.splitlines()
+    assert lines[0].startswith("first deployment of this workspace: warming the serving template (~"), first.stdout
+    assert lines[1].startswith("deployment 'first': healthy"), first.stdout
+    controller = Controller(workspace, notify=lambda line: None)
+    template = controller.status()["serving_template"]
+    assert template["state"] == "ready" and template["warm_up_s"] > 0, template
+    recorded = json.loads((workspace.deployments / "template.json").read_text())["seconds"]
+    assert 0 < recorded < 120
+    second = kernel.run(f"%deploy cancer@challenger --name second --port {free_port()}")
+    assert second.stdout.startswith("deployment 'second': healthy"), second.text
+    # A new controller warms its template at its start, before anything is deployed: the watcher sees it ready.
+    controller.shutdown()
+    assert _gone(workspace)
+    controller.status()
+    deadline = time.monotonic() + 120
+    while controller.status()["serving_template"]["state"] != "ready":
+        assert time.monotonic() < deadline, controller.status()
+        time.sleep(0.2)
+    for name in ("first", "second"):
+        controller.stop_deployment(name)

@@ -14,18 +14,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psutil
-import uvicorn
-
-from mlops_magics import __version__
-from mlops_magics.controller.api import build_app
-from mlops_magics.controller.clusters import ClusterSupervisor
-from mlops_magics.controller.deployments import DeploymentSupervisor
 from mlops_magics.controller.info import ControllerInfo, read_info, remove_info, write_info
 from mlops_magics.controller.lock import ControllerLock
-from mlops_magics.controller.mlflow_ui import MlflowUi
-from mlops_magics.errors import MLOpsError
-from mlops_magics.state import Event, open_state
+from mlops_magics.controller.template import ServingTemplate
 from mlops_magics.workspace import Workspace
 
 EXIT_LOCK_HELD = 3
@@ -35,6 +26,8 @@ log = logging.getLogger("mlops.controller")
 
 def _reap_orphans(dead_pid: int) -> int:
     """Stop what a killed controller left behind (its Dask workers): its process group, which it led."""
+    import psutil
+
     reaped = 0
     for process in psutil.process_iter(["pid", "cmdline"]):
         try:
@@ -53,10 +46,26 @@ def run(workspace: Workspace) -> int:
         print(f"another controller already holds {workspace.controller_lock}", file=sys.stderr)
         return EXIT_LOCK_HELD
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The serving template first, before this process's own imports: its warm-up (seconds) then overlaps with
+    # the controller's start, and a deploy right after a cold start waits the least.
+    template = ServingTemplate(workspace)
+    template.start()
+
+    import uvicorn
+
+    from mlops_magics import __version__
+    from mlops_magics.controller.api import build_app
+    from mlops_magics.controller.clusters import ClusterSupervisor
+    from mlops_magics.controller.deployments import DeploymentSupervisor
+    from mlops_magics.controller.mlflow_ui import MlflowUi
+    from mlops_magics.errors import MLOpsError
+    from mlops_magics.state import Event, open_state
+
     try:
         sessions = open_state(workspace.state_db)
     except MLOpsError as exc:
         log.error("%s", exc.message)
+        template.close()
         lock.release()
         return EXIT_WORKSPACE
 
@@ -86,7 +95,7 @@ def run(workspace: Workspace) -> int:
             server.should_exit = True
 
     mlflow_ui = MlflowUi(workspace)
-    deployments = DeploymentSupervisor(workspace, sessions)
+    deployments = DeploymentSupervisor(workspace, sessions, template)
     app = build_app(workspace, supervisor, mlflow_ui, deployments, token, started_at, __version__, request_shutdown)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     write_info(

@@ -110,6 +110,7 @@ def build_app(
             "version": version,
             "workspace": str(workspace.home),
             "clusters": len(clusters),
+            "serving_template": deployments.template_status(),
         }
 
     async def list_clusters(_request: Request) -> list[dict[str, Any]]:

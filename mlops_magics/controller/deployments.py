@@ -58,7 +58,7 @@ class Retry:
 
 
 class DeploymentSupervisor:
-    def __init__(self, workspace: Workspace, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, workspace: Workspace, sessions: sessionmaker[Session], template: ServingTemplate | None = None) -> None:
         self.workspace = workspace
         self._sessions = sessions
         self._running: dict[str, Running] = {}
@@ -67,8 +67,9 @@ class DeploymentSupervisor:
         self._locks_guard = threading.Lock()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="deployments", daemon=True)
-        # Model deployments fork from a warm process that has their imports done (MLOPS_SERVING_TEMPLATE=0: off).
-        self._template = ServingTemplate(workspace)
+        # Model deployments fork from a warm process that has their imports done (MLOPS_SERVING_TEMPLATE=0: off);
+        # the controller starts it before its own imports.
+        self._template = template or ServingTemplate(workspace)
 
     def _lock(self, name: str) -> threading.RLock:
         """One lock per deployment: acting on one (seconds, to start or swap) never blocks another, or a view."""
@@ -137,6 +138,10 @@ class DeploymentSupervisor:
     def get(self, name: str) -> dict[str, Any]:
         with self._sessions() as session:
             return self._view(self._record(session, name))
+
+    def template_status(self) -> dict[str, Any]:
+        """The serving template's state: what a first deploy waits for while it warms up."""
+        return self._template.status()
 
     def logs(self, name: str, lines: int = 200) -> dict[str, Any]:
         self.get(name)

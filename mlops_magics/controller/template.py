@@ -28,6 +28,22 @@ ENV = "MLOPS_SERVING_TEMPLATE"
 READY_TIMEOUT_S = 20  # its imports take ~2.5 s; even a slow start beats a fresh interpreter's
 REPLY_TIMEOUT_S = 10  # a fork takes milliseconds
 RETRY_AFTER_S = 30  # after a template that failed to start, before the next try
+WARM_UP_FILE = "template.json"  # in the workspace's deployments folder: how long its last warm-up took
+DEFAULT_WARM_UP_S = 6.0  # what a first warm-up takes on a laptop, when this workspace has not measured one
+
+
+def expected_warm_up(workspace: Workspace) -> float:
+    """Seconds a warm-up of the serving template takes here: the last one measured, else a laptop's."""
+    try:
+        seconds = json.loads((workspace.deployments / WARM_UP_FILE).read_text())["seconds"]
+        return float(seconds) if isinstance(seconds, (int, float)) and 0 < seconds < 600 else DEFAULT_WARM_UP_S
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_WARM_UP_S
+
+
+def warmed_before(workspace: Workspace) -> bool:
+    """Whether a serving template ever finished warming up for this workspace."""
+    return (workspace.deployments / WARM_UP_FILE).is_file()
 
 
 class TemplateUnavailable(Exception):
@@ -57,12 +73,45 @@ class ServingTemplate:
             self._start_locked()
 
     def revive(self) -> None:
-        """Start it again if it died (the watcher calls this); never waits for a spawn in progress."""
+        """Start it again if it died, and notice when it is ready (the watcher calls this); never waits for a
+        spawn in progress."""
         if self._lock.acquire(blocking=False):
             try:
                 self._start_locked()
+                if self._process is not None and not self._ready:
+                    self._take_ready(time.monotonic())  # only what has arrived: no waiting
             finally:
                 self._lock.release()
+
+    def status(self) -> dict[str, Any]:
+        """``off``, ``warming``, ``ready`` or ``down`` (not running: failed recently), with the seconds a warm-up
+        takes here and, while it warms, how long it has been at it (a face says what the first deploy waits for)."""
+        if not self.enabled:
+            return {"state": "off", "warm_up_s": None, "warming_for_s": None}
+        state = "down" if self.pid is None else "ready" if self._ready else "warming"
+        warming_for = round(time.monotonic() - self._started_at, 1) if state == "warming" else None
+        return {"state": state, "warm_up_s": round(expected_warm_up(self.workspace), 1), "warming_for_s": warming_for}
+
+    def _take_ready(self, deadline: float) -> bool:
+        """Read the template's ready line (waiting until ``deadline``); on it, record how long the warm-up took."""
+        assert self._process is not None
+        ready = self._read_line(deadline)
+        if ready is None or not ready.get("ready"):
+            return False
+        self._ready = True
+        took = time.monotonic() - self._started_at
+        log.info(
+            "serving template pid %s ready %.1f s after its start (imports took %s s)",
+            self._process.pid,
+            took,
+            ready.get("seconds"),
+        )
+        if ready.get("missing"):
+            log.info("serving template could not preload: %s", ", ".join(map(str, ready["missing"])))
+        with contextlib.suppress(OSError):
+            self.workspace.deployments.mkdir(parents=True, exist_ok=True)
+            (self.workspace.deployments / WARM_UP_FILE).write_text(json.dumps({"seconds": round(took, 2)}))
+        return True
 
     def _start_locked(self) -> None:
         if not self.enabled or self.pid is not None:
@@ -121,8 +170,8 @@ class ServingTemplate:
         assert self._process is not None and self._process.stdout is not None
         fd = self._process.stdout.fileno()
         while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            left = max(0.0, deadline - time.monotonic())  # a deadline now: only what has arrived
+            if not select.select([fd], [], [], left)[0]:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -152,17 +201,10 @@ class ServingTemplate:
             process = self._process
             if process is None or process.stdin is None:
                 raise TemplateUnavailable(f"none runs: it failed recently (tried again within {RETRY_AFTER_S} s)")
-            if not self._ready:
-                began = time.monotonic()
-                ready = self._read_line(began + READY_TIMEOUT_S)
-                if ready is None or not ready.get("ready"):
-                    code = self._exit_code(process)
-                    why = f"it exited with {code}" if code is not None else f"not ready within {READY_TIMEOUT_S} s"
-                    raise self._give_up(f"pid {process.pid} is unusable: {why}; see the controller log")
-                self._ready = True
-                log.info("serving template pid %s ready (imports took %s s)", process.pid, ready.get("seconds"))
-                if ready.get("missing"):
-                    log.info("serving template could not preload: %s", ", ".join(map(str, ready["missing"])))
+            if not self._ready and not self._take_ready(time.monotonic() + READY_TIMEOUT_S):
+                code = self._exit_code(process)
+                why = f"it exited with {code}" if code is not None else f"not ready within {READY_TIMEOUT_S} s"
+                raise self._give_up(f"pid {process.pid} is unusable: {why}; see the controller log")
             request = {"argv": argv, "env": env, "log": log_path, "cwd": cwd}
             try:
                 process.stdin.write(json.dumps(request).encode() + b"\n")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from mlops_magics.arguments import DEPLOY_ACTIONS
 from mlops_magics.controller import Controller
+from mlops_magics.controller.template import expected_warm_up, warmed_before
 from mlops_magics.errors import InvalidInput
 from mlops_magics.serving.spec import DeploymentSpec, check_name, default_name
 
@@ -31,12 +35,43 @@ def rolled_back(before: dict[str, Any], after: dict[str, Any]) -> str:
     return f"rolled back {after['name']!r} from {was} to {_named(pinned, after.get('version'))}{note}"
 
 
-def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str], dict[str, Any] | None]:
-    """Do what the words ask; return (action, lines to print, the deployment's view when there is one)."""
+def warming_note(controller: Controller) -> str | None:
+    """What a model's deployment is about to wait for when the serving template is not warm (the controller is
+    not running, or has just started): said before the wait, with how long it takes here."""
+    if controller.running() is None:
+        seconds = expected_warm_up(controller.workspace)
+    else:
+        template = controller.status().get("serving_template") or {}
+        if template.get("state") != "warming":
+            return None
+        seconds = max(1.0, float(template.get("warm_up_s") or 0) - float(template.get("warming_for_s") or 0))
+    if not warmed_before(controller.workspace):
+        return f"first deployment of this workspace: warming the serving template (~{seconds:.0f} s)"
+    return f"warming the serving template (~{seconds:.0f} s; it then stays warm while the workspace's controller runs)"
+
+
+def _start_quietly(controller: Controller) -> None:
+    with contextlib.suppress(Exception):  # the deploy call that follows says what went wrong, in its words
+        controller.ensure()
+
+
+def run(
+    args: argparse.Namespace,
+    controller: Controller,
+    wait_for: Callable[[], None] | None = None,
+    notify: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> tuple[str, list[str], dict[str, Any] | None]:
+    """Do what the words ask; return (action, lines to print, the deployment's view when there is one).
+
+    ``wait_for`` is what must finish first (``%deploy``: a model registered a moment ago being written); a
+    model's deployment starts the controller, and with it the serving template, meanwhile. ``notify`` shows a
+    line at once (what a first deployment waits for)."""
     words = list(args.target)
     if not words and not (args.command or args.app):
         words = ["status"]
     if words and words[0] in DEPLOY_ACTIONS:
+        if wait_for is not None:
+            wait_for()
         action, rest = words[0], words[1:]
         if action == "status":
             views = [controller.deployment(rest[0])] if rest else controller.deployments()
@@ -71,6 +106,14 @@ def run(args: argparse.Namespace, controller: Controller) -> tuple[str, list[str
         }
     )
     name = check_name(args.name or default_name(model or args.app or "app"))
+    note = warming_note(controller) if spec.model else None
+    if note:
+        notify(note)
+    if wait_for is not None:
+        starting = threading.Thread(target=_start_quietly, args=(controller,), name="start-controller", daemon=True)
+        starting.start()
+        wait_for()
+        starting.join()
     view = controller.deploy(name, spec.to_dict())
     lines = [summarize(view)]
     if view.get("token"):

@@ -90,3 +90,20 @@ def test_a_searched_away_step_with_n_jobs_does_not_break_the_refit() -> None:
     )
     found = run_search(pipe, X, Y, "grid", {"selectfrommodel": ["passthrough"]}, 2, None, progress=False)
     assert found.best_estimator.named_steps["selectfrommodel"] == "passthrough"
+
+
+class CannotTravel(LogisticRegression):
+    """An estimator that cannot be sent to another process."""
+
+    def __reduce__(self):
+        raise TypeError("this estimator stays in its process")
+
+
+def test_a_pool_that_cannot_run_the_fits_is_one_clear_error() -> None:
+    from mlops_magics.errors import MLOpsError
+
+    with pytest.raises(
+        MLOpsError,
+        match=r"^the search could not run its fits: .*TypeError: this estimator stays in its process\); nothing was tracked$",
+    ):
+        run_search(CannotTravel(), X, Y, "grid", {"C": [0.1, 1.0]}, 2, None, progress=False)

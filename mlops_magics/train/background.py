@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -75,31 +75,17 @@ class BackgroundWriter:
         return job.done
 
     def _run(self) -> None:
+        keep_out = _KeepOutOfCells(threading.current_thread())
         while True:
             job = self._jobs.get()
             try:
-                with self._out_of_cells():
-                    job.work()
+                _filter_handlers(keep_out)  # loggers made since the last job (MLflow's, on its import) included
+                job.work()
             except BaseException as exc:  # kept and raised by flush(), never swallowed
                 job.error = exc
                 log.error("background tracking job %r failed: %s", job.label, exc)
             finally:
                 job.done.set()
-
-    @contextlib.contextmanager
-    def _out_of_cells(self) -> Iterator[None]:
-        """The writer's chatter (MLflow's INFO and WARNING lines) kept out of the notebook while a job runs."""
-        assert self._thread is not None
-        keep_out = _KeepOutOfCells(self._thread)
-        loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
-        handlers = {id(h): h for logger in loggers for h in logger.handlers}.values()
-        for handler in handlers:
-            handler.addFilter(keep_out)
-        try:
-            yield
-        finally:
-            for handler in handlers:
-                handler.removeFilter(keep_out)
 
     def flush(self, timeout: float | None = 600) -> None:
         with self._lock:
@@ -120,6 +106,14 @@ class BackgroundWriter:
     @property
     def busy(self) -> int:
         return len(self.unfinished())
+
+
+def _filter_handlers(keep_out: _KeepOutOfCells) -> None:
+    """Put the filter on every log handler there is (added, never removed: other threads log meanwhile)."""
+    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
+    for handler in {id(h): h for logger in loggers for h in logger.handlers}.values():
+        if not any(isinstance(f, _KeepOutOfCells) for f in handler.filters):
+            handler.addFilter(keep_out)
 
 
 def _quiet_warnings_of(thread: threading.Thread) -> None:

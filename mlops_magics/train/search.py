@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops_magics.errors import InvalidInput
+from mlops_magics.errors import InvalidInput, MLOpsError
 
 KINDS = ("grid", "random")
 
@@ -103,7 +103,11 @@ def run_search(
     base = clone(estimator).set_params(**dict.fromkeys(unset_jobs, 1))  # one thread per trial
     scorer = check_scoring(base)
     jobs = [(c, f) for c in range(len(candidates)) for f in range(len(folds))]
-    results = list(_fit_folds(base, candidates, folds, jobs, x, y, scorer, progress))
+    try:
+        results = list(_fit_folds(base, candidates, folds, jobs, x, y, scorer, progress))
+    except Exception as exc:  # a fit's own error scores NaN in _fit_fold: this is the pool or the cluster failing
+        cause = f" ({_last_line(exc.__cause__)})" if exc.__cause__ is not None else ""
+        raise MLOpsError(f"the search could not run its fits: {_first_line(exc)}{cause}; nothing was tracked") from None
     table = _cv_results(candidates, len(folds), results)
     if not np.isfinite(table["mean_test_score"]).any():
         first = next(r.error for r in results if r.error)
@@ -111,7 +115,10 @@ def run_search(
     best_index = int(np.nanargmax(table["mean_test_score"]))
     best_params = candidates[best_index]
     best = clone(estimator).set_params(**best_params)  # the user's own n_jobs settings, untouched
-    _refit(best, x, y)
+    try:
+        _refit(best, x, y)
+    except Exception as exc:
+        raise InvalidInput(f"the best candidate {best_params} could not be fitted on all the data: {_first_line(exc)}") from None
     failures = [r.error for r in sorted(results, key=lambda r: (r.candidate, r.fold)) if r.error]
     return SearchResult(best, dict(best_params), table, failures)
 
@@ -126,6 +133,17 @@ def _refit(model: Any, x: Any, y: Any) -> None:
 
     with joblib.parallel_config(n_jobs=-1):
         model.fit(x, y)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _last_line(exc: BaseException) -> str:
+    """The error at the bottom of a worker's traceback (joblib passes it on as the text of the cause)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip().strip('"')]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _jobs_params(estimator: Any) -> list[str]:
@@ -154,8 +172,7 @@ def _fit_fold(
             fitted = time.perf_counter()
             score = float(scorer(model, _safe_indexing(x, test), _safe_indexing(y, test)))
     except Exception as exc:  # a candidate the estimator refuses (e.g. penalty=l1 with lbfgs)
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return _Fold(*where, math.nan, time.perf_counter() - began, 0.0, f"{params}: {type(exc).__name__}: {message}")
+        return _Fold(*where, math.nan, time.perf_counter() - began, 0.0, f"{params}: {_first_line(exc)}")
     return _Fold(*where, score, fitted - began, time.perf_counter() - fitted)
 
 

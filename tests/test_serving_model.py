@@ -74,3 +74,15 @@ def test_the_request_log_keeps_missing_values_and_mixed_kinds_of_a_string_column
     table = pd.read_parquet(segment)
     assert table["input.sex"].tolist() == ["male", None, None, "1"]
     assert table["input.mass"].isna().tolist() == [False, False, True, False]
+
+
+def test_optional_columns_may_be_left_out_but_not_all_of_them() -> None:
+    import pytest
+
+    from mlops_magics.serving.inputs import RequestError
+
+    columns = [Column("a", "number", required=False), Column("b", "string", required=False)]
+    frame = read(b'{"dataframe_records": [{"a": 1}]}', "application/json", columns)
+    assert list(frame.columns) == ["a"] and frame["a"].tolist() == [1.0]
+    with pytest.raises(RequestError, match="none of the model's columns"):
+        read(b'{"dataframe_split": {"columns": [], "data": [[]]}}', "application/json", columns)

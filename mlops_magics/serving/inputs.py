@@ -248,6 +248,8 @@ def check(frame: pd.DataFrame, columns: list[Column] | None) -> pd.DataFrame:
         raise RequestError(422, f"the columns {twice} are given more than once")
     frame.columns = present
     served = [c for c in columns if c.name in present]
+    if not served:  # every column is optional and none was given
+        raise RequestError(422, "the request gives none of the model's columns", missing=names, unexpected=[])
     if len(served) == len(columns) and all(c.kind == "number" for c in columns):
         # The common case, vectorised: one conversion of the whole table; the slow path below only names
         # the columns that fail.

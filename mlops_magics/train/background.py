@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,8 +92,9 @@ class BackgroundWriter:
         with self._lock:
             pending, self._pending = self._pending, []
         failures = []
+        deadline = None if timeout is None else time.monotonic() + timeout  # for all the jobs together
         for job in pending:
-            if not job.done.wait(timeout):
+            if not job.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
                 failures.append(f"{job.label}: still running after {timeout} s")
             elif job.error is not None:
                 failures.append(f"{job.label}: {type(job.error).__name__}: {job.error}")
@@ -112,7 +114,7 @@ def _filter_handlers(keep_out: _KeepOutOfCells) -> None:
     """Put the filter on every log handler there is (added, never removed: other threads log meanwhile)."""
     loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger))]
     for handler in {id(h): h for logger in loggers for h in logger.handlers}.values():
-        if not any(isinstance(f, _KeepOutOfCells) for f in handler.filters):
+        if not any(isinstance(f, _KeepOutOfCells) and f.thread is keep_out.thread for f in handler.filters):
             handler.addFilter(keep_out)
 
 

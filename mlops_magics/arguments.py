@@ -153,25 +153,30 @@ def review_parser(prog: str) -> Parser:
     return parser
 
 
-DEPLOY_ACTIONS = ("status", "stop", "logs", "rollback")
+DEPLOY_ACTIONS = ("status", "stop", "logs", "rollback", "token")
 
 
 def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target",
         nargs="*",
-        help="MODEL[@alias|/version] to serve (or swap in); or: status [NAME] | stop NAME | logs NAME | rollback NAME",
+        help="MODEL[@alias|/version] to serve (or swap in); or: status [NAME] | stop NAME | logs NAME | rollback NAME "
+        "| token NAME",
     )
     parser.add_argument("--name", help="deployment name (default: the model's name)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface (default 127.0.0.1: this machine only; any other needs --token)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--token", action="store_true", help="require Authorization: Bearer <token> (one is made)")
+    parser.add_argument("--insecure", action="store_true", help="with --host beyond this machine: serve with no token, to anyone")
     parser.add_argument("--log-requests", type=float, default=1.0, metavar="RATE", help="share of requests logged (0-1)")
     parser.add_argument("--command", help="serve your own HTTP app: a shell command that listens on $PORT")
     parser.add_argument("--app", help="serve your own ASGI app: MODULE:ATTRIBUTE, run with uvicorn")
     parser.add_argument("--lines", type=int, default=40, help="lines of `logs` (default 40)")
     parser.add_argument("--all", action="store_true", help="with stop: stop every deployment of the workspace")
+    parser.add_argument("--rotate", action="store_true", help="with token: issue a new token (the old one stops working)")
 
 
 def deploy_parser(prog: str) -> Parser:

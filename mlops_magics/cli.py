@@ -137,7 +137,13 @@ def _review_command(args: argparse.Namespace, controller: Controller) -> int:
 def _deploy_command(args: argparse.Namespace, controller: Controller) -> int:
     from mlops_magics.serving import faces
 
-    _action, lines, _view = faces.run(args, controller)
+    action, lines, view = faces.run(args, controller)
+    if action == "token" and view is not None:
+        # The token alone on stdout (TOKEN=$(mlops deploy token NAME)); what is said about it on stderr.
+        for line in lines:
+            print(line, file=sys.stderr)
+        print(view["token"])
+        return 0
     print("\n".join(lines))
     return 0
 

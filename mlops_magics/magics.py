@@ -350,15 +350,23 @@ class MLOpsMagics(Magics):
 
     @line_magic
     @_one_line_errors
-    def deploy(self, line: str) -> None:
+    def deploy(self, line: str) -> Any:
         from mlops_magics.serving import faces
+        from mlops_magics.serving.tokens import Token
         from mlops_magics.train.background import WRITER
 
         args = arguments.parse(self._deploy_parser, line)
         # A model registered a moment ago must be written before it is served; the controller and its serving
         # template start meanwhile. A first deployment says first what it waits for.
-        _action, lines, _view = faces.run(args, self.controller, wait_for=WRITER.flush)
-        print("\n".join(lines))
+        action, lines, view = faces.run(args, self.controller, wait_for=WRITER.flush)
+        if action == "deploy" and view is not None and view.get("has_token"):
+            lines.append(f"in Python: token = %deploy token {view['name']}  (it is kept out of the cell's output)")
+        if lines:
+            print("\n".join(lines))
+        if action == "token" and view is not None:
+            # Never printed: a cell's output is saved in the notebook. A masked str: its repr hides it.
+            return Token(view["token"])
+        return None
 
     @line_magic
     def monitor(self, line: str) -> None:

@@ -134,8 +134,10 @@ export interface IDeploymentSpec {
   host?: string;
   port?: number;
   workers?: number;
-  /** Whether requests need a bearer token (the deployment's `token`). */
+  /** Whether requests need a bearer token (one is made; read it with {@link MLOpsApi.deploymentToken}). */
   token?: boolean;
+  /** Listen beyond loopback with no token: refused unless this says it is meant. */
+  insecure?: boolean;
   /** The share of requests logged for monitoring (0 to 1). */
   log_rate?: number;
   /** The largest request body accepted, in bytes. */
@@ -166,9 +168,15 @@ export interface IDeployment {
   /** Its exact version: what a rollback goes back to. */
   previous_version: string | null;
   restarts: number;
-  /** The bearer token its requests need, when the spec asked for one. */
-  token: string | null;
+  /** Whether its requests need a bearer token. The token itself is never in a view: {@link MLOpsApi.deploymentToken}. */
+  has_token: boolean;
   created_at: string;
+}
+
+/** A deployment's bearer token, answered only to an explicit POST. */
+export interface IDeploymentToken {
+  name: string;
+  token: string;
 }
 
 /** The tail of a deployment's log. */
@@ -306,6 +314,17 @@ export class MLOpsApi {
   /** Swap back to the model served before the last swap (409 when there is none). */
   rollbackDeployment(name: string): Promise<IDeployment> {
     return this.request<IDeployment>(`deployments/${encodeURIComponent(name)}/rollback`, { method: 'POST' });
+  }
+
+  /**
+   * The deployment's bearer token (POST: an explicit action, never cached, in no list). Ask for it when a
+   * request is sent and keep it no longer.
+   */
+  deploymentToken(name: string): Promise<IDeploymentToken> {
+    return this.request<IDeploymentToken>(`deployments/${encodeURIComponent(name)}/token`, {
+      method: 'POST',
+      cache: 'no-store'
+    });
   }
 
   /** The last `lines` lines of a deployment's log. */

@@ -62,11 +62,14 @@ function quote(text: string): string {
   return `'${text.replace(/'/g, "'\\''")}'`;
 }
 
-/** The same request as a curl command, to run on the lab's machine. */
+/**
+ * The same request as a curl command, to run on the lab's machine. A token deployment's token is read there by
+ * `mlops deploy token NAME`: the command shown or copied never holds the token itself.
+ */
 export function curlCommand(deployment: IDeployment, body: string): string {
   const lines = ['curl -sS -X POST', "-H 'Content-Type: application/json'"];
-  if (deployment.token) {
-    lines.push(`-H ${quote(`Authorization: Bearer ${deployment.token}`)}`);
+  if (deployment.has_token) {
+    lines.push(`-H "Authorization: Bearer $(mlops deploy token ${deployment.name})"`);
   }
   let compact = body;
   try {
@@ -115,16 +118,22 @@ export class ScoringClient {
     return inputColumns(answer.body);
   }
 
-  /** POST /invocations with `body` (JSON text), with the deployment's bearer token when it has one. */
-  invoke(deployment: IDeployment, body: string): Promise<IScoringAnswer> {
-    return this.send(deployment, 'invocations', {
-      method: 'POST',
-      body,
-      headers: { 'Content-Type': 'application/json' }
-    });
+  /** POST /invocations with `body` (JSON text), with `token` (the deployment's bearer token) when it needs one. */
+  invoke(deployment: IDeployment, body: string, token: string | null = null): Promise<IScoringAnswer> {
+    return this.send(
+      deployment,
+      'invocations',
+      { method: 'POST', body, headers: { 'Content-Type': 'application/json' } },
+      token
+    );
   }
 
-  private async send(deployment: IDeployment, path: string, init: RequestInit): Promise<IScoringAnswer> {
+  private async send(
+    deployment: IDeployment,
+    path: string,
+    init: RequestInit,
+    token: string | null = null
+  ): Promise<IScoringAnswer> {
     const url = this.proxyUrl(deployment, path);
     if (url === null) {
       throw new ProxyUnavailableError(
@@ -133,10 +142,10 @@ export class ScoringClient {
     }
     const headers = new Headers(init.headers);
     let settings = this.serverSettings;
-    if (deployment.token) {
+    if (token) {
       // The deployment reads Authorization; the lab then knows the browser by its cookie (a wrong token in that
       // header is not a failure for the lab, it falls back to the cookie), so the lab's own token stays out of it.
-      headers.set('Authorization', `Bearer ${deployment.token}`);
+      headers.set('Authorization', `Bearer ${token}`);
       settings = { ...settings, token: '' };
     }
     const began = performance.now();

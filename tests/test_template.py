@@ -83,7 +83,8 @@ def test_a_model_deployment_forks_from_the_template_and_is_back_fast_after_kill_
     assert "mlops_magics.serving.template" in template.cmdline()
     assert os.getsid(deployment.pid) == deployment.pid  # a session of its own: it outlives controller and template
     assert template.ppid() == controller_pid
-    assert view["token"] not in " ".join(deployment.cmdline())
+    token = controller.deployment_token("cancer")["token"]
+    assert token not in " ".join(deployment.cmdline()) and token not in str(deployment.environ())
 
     workers = deployment.children()
     os.kill(view["pid"], signal.SIGKILL)

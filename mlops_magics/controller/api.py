@@ -149,6 +149,12 @@ def build_app(
     async def rollback_deployment(request: Request) -> dict[str, Any]:
         return await run_in_threadpool(deployments.rollback, deployment(request))
 
+    async def deployment_token(request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(deployments.token, deployment(request))
+
+    async def rotate_deployment_token(request: Request) -> dict[str, Any]:
+        return await run_in_threadpool(deployments.rotate_token, deployment(request))
+
     async def deployment_logs(request: Request) -> dict[str, Any]:
         name = deployment(request)
         lines = log_lines(request.query_params.get("lines", "200"))
@@ -174,6 +180,8 @@ def build_app(
         "/deployments": {"GET": list_deployments},
         "/deployments/{name}": {"GET": get_deployment, "PUT": put_deployment, "DELETE": delete_deployment},
         "/deployments/{name}/rollback": {"POST": rollback_deployment},
+        # The token only on an explicit action (POST: read it; PUT: issue a new one), never in a view.
+        "/deployments/{name}/token": {"POST": deployment_token, "PUT": rotate_deployment_token},
         "/deployments/{name}/logs": {"GET": deployment_logs},
         "/mlflow-ui": {"GET": mlflow_ui_status, "PUT": mlflow_ui_start, "DELETE": mlflow_ui_stop},
         "/shutdown": {"POST": shutdown},

@@ -171,6 +171,14 @@ class Controller:
     def rollback_deployment(self, name: str) -> dict[str, Any]:
         return self.request("POST", url_path("deployments", deployment_name(name), "rollback"), timeout=LONG_TIMEOUT_S)
 
+    def deployment_token(self, name: str) -> dict[str, Any]:
+        """``{name, token}``: the deployment's bearer token, asked for explicitly."""
+        return self.request("POST", url_path("deployments", deployment_name(name), "token"))
+
+    def rotate_deployment_token(self, name: str) -> dict[str, Any]:
+        """``{name, token}``: a new bearer token; the previous one no longer works."""
+        return self.request("PUT", url_path("deployments", deployment_name(name), "token"), timeout=LONG_TIMEOUT_S)
+
     def deployment_logs(self, name: str, lines: int = 200) -> dict[str, Any]:
         return self.request("GET", f"{url_path('deployments', deployment_name(name), 'logs')}?lines={log_lines(lines)}")
 

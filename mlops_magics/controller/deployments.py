@@ -1,6 +1,10 @@
 """The controller's deployments: started, watched (health every second), restarted with backoff when they
 die, swapped to a new model version without a failed request, rolled back, stopped, restored after a
-controller restart (a live deployment is adopted, not restarted)."""
+controller restart (a live deployment is adopted, not restarted).
+
+Bearer tokens: ``state.db`` keeps only a token's SHA-256, and a deployment process is given that digest (as a
+file it checks requests against), never the token; so a restart needs no token. The token itself is written
+once, owner-only, to ``deployments/<name>/token``, and read back only on request (``mlops deploy token``)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -26,10 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics.controller.template import ServingTemplate, TemplateUnavailable
 from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
+from mlops_magics.serving import tokens
 from mlops_magics.serving.spec import DeploymentSpec, check_name
 from mlops_magics.serving.versions import pinned_spec
 from mlops_magics.state import DeploymentRecord, Event
-from mlops_magics.workspace import Workspace
+from mlops_magics.workspace import Workspace, private_folder, write_private
 
 log = logging.getLogger("mlops.controller.deployments")
 START_TIMEOUT_S = 120
@@ -78,7 +82,7 @@ class DeploymentSupervisor:
 
     # --- files ---------------------------------------------------------------------------------------
     def folder(self, name: str) -> Path:
-        return self.workspace.deployments / name
+        return self.workspace.deployment(name)
 
     def _state(self, name: str) -> dict[str, Any]:
         try:
@@ -126,7 +130,8 @@ class DeploymentSupervisor:
             "previous_model": state.get("previous_model"),
             "previous_version": state.get("previous_version"),
             "restarts": record.restarts + int(state.get("restarts", 0)),
-            "token": record.token,
+            # Whether requests need a token; the token itself only through token(), never in a view.
+            "has_token": record.token_sha256 is not None,
             "created_at": record.created_at.isoformat(),
         }
 
@@ -153,16 +158,24 @@ class DeploymentSupervisor:
         return {"name": name, "lines": text}
 
     # --- processes -----------------------------------------------------------------------------------
-    def _launch(self, name: str, spec: DeploymentSpec, token: str | None) -> Running:
+    def _launch(self, name: str, spec: DeploymentSpec, token_sha256: str | None) -> Running:
         """Start the deployment's process: a model's forked from the serving template when it can, else (and
-        for a command or an app) a fresh one. Either way the same argv, env, cwd, log and a session of its own."""
-        folder = self.folder(name)
-        folder.mkdir(parents=True, exist_ok=True)
+        for a command or an app) a fresh one. Either way the same argv, env, cwd, log and a session of its own.
+
+        A model deployment checks requests against the token's digest file, written here from ``state.db``;
+        your own app gets the digest as ``MLOPS_SERVING_TOKEN_SHA256`` and checks it itself."""
+        folder = private_folder(self.folder(name))
         (folder / "state.json").unlink(missing_ok=True)
+        digest_file = self.workspace.deployment_token_digest(name)
+        if token_sha256:
+            write_private(digest_file, token_sha256)
+        else:
+            digest_file.unlink(missing_ok=True)
         env = dict(os.environ, PORT=str(spec.port), HOST=spec.host, MLOPS_HOME=str(self.workspace.home))
         env["PATH"] = f"{os.path.dirname(sys.executable)}:{env.get('PATH', '')}"
-        if token:
-            env["MLOPS_SERVING_TOKEN"] = token
+        env.pop("MLOPS_SERVING_TOKEN_SHA256", None)
+        if token_sha256 and not spec.model:
+            env["MLOPS_SERVING_TOKEN_SHA256"] = token_sha256
         if spec.model:
             command = [
                 sys.executable, "-m", "mlops_magics.serving", "--name", name, "--model", spec.model,
@@ -171,6 +184,8 @@ class DeploymentSupervisor:
                 "--requests-dir", str(self.workspace.requests / name),
                 "--state-file", str(folder / "state.json"), "--control-file", str(folder / "control.json"),
             ]  # fmt: skip
+            if token_sha256:
+                command += ["--token-digest", str(digest_file)]
         elif spec.app:
             command = [
                 sys.executable, "-m", "uvicorn", spec.app, "--host", spec.host, "--port", str(spec.port),
@@ -240,19 +255,22 @@ class DeploymentSupervisor:
                 return self._swap_or_refuse(name, existing, spec)
             if self._port_taken(spec):
                 raise Conflict(f"port {spec.port} on {spec.host} is already in use; choose another with --port")
-            token = secrets.token_urlsafe(24) if spec.token else None
+            # A new token each start; the file first, so a recorded digest always has its token on disk.
+            token_sha256 = self._keep_token(name, tokens.issue()) if spec.token else None
+            if token_sha256 is None:
+                self._forget_token_files(name)
             with self._sessions.begin() as session:
                 record = session.get(DeploymentRecord, name)
                 if record is None:
                     record = DeploymentRecord(name=name, spec=spec.to_dict())
                     session.add(record)
                 record.spec, record.desired, record.status, record.reason = spec.to_dict(), "running", "starting", None
-                record.token, record.restarts = token, 0
-            self._start(name, spec, token)
+                record.token_sha256, record.restarts = token_sha256, 0
+            self._start(name, spec, token_sha256)
             return self.get(name)
 
-    def _start(self, name: str, spec: DeploymentSpec, token: str | None) -> None:
-        running = self._launch(name, spec, token)
+    def _start(self, name: str, spec: DeploymentSpec, token_sha256: str | None) -> None:
+        running = self._launch(name, spec, token_sha256)
         self._running[name] = running
         self._set(name, pid=running.pid, status="starting")
         try:
@@ -303,13 +321,66 @@ class DeploymentSupervisor:
             raise Conflict(f"deployment {name!r} has no previous model to roll back to")
         return self.swap(name, pinned_spec(previous))
 
+    # --- tokens --------------------------------------------------------------------------------------
+    def _keep_token(self, name: str, token: str) -> str:
+        """Write the token to its owner-only file; return its digest, the one thing ``state.db`` keeps."""
+        private_folder(self.folder(name))
+        write_private(self.workspace.deployment_token(name), token)
+        return tokens.digest(token)
+
+    def _forget_token_files(self, name: str) -> None:
+        self.workspace.deployment_token(name).unlink(missing_ok=True)
+        self.workspace.deployment_token_digest(name).unlink(missing_ok=True)
+
+    def _token_sha256(self, name: str) -> str:
+        with self._sessions() as session:
+            record = self._record(session, name)
+        if record.token_sha256 is None:
+            raise Conflict(f"deployment {name!r} takes requests without a token; deploy it again with --token to require one")
+        return record.token_sha256
+
+    def token(self, name: str) -> dict[str, Any]:
+        """The deployment's bearer token, for the one who asks for it explicitly (never part of a view)."""
+        expected = self._token_sha256(name)
+        path = self.workspace.deployment_token(name)
+        try:
+            token = path.read_text().strip()
+        except OSError:
+            token = ""
+        if tokens.digest(token) != expected:
+            raise Conflict(
+                f"the token of {name!r} is no longer in {path} (only its hash is kept); "
+                f"issue a new one with `mlops deploy token {name} --rotate`"
+            )
+        return {"name": name, "token": token}
+
+    def rotate_token(self, name: str) -> dict[str, Any]:
+        """Issue a new token. A model deployment accepts only the new one as soon as this returns (it reads the
+        digest file on each request); your own app is restarted, since it read the digest at its start."""
+        with self._lock(name):
+            self._token_sha256(name)
+            sha256 = self._keep_token(name, token := tokens.issue())
+            self._set(name, token_sha256=sha256)
+            write_private(self.workspace.deployment_token_digest(name), sha256)
+            with self._sessions() as session:
+                spec = DeploymentSpec.from_dict(self._record(session, name).spec)
+            running = self._running.get(name)
+            if running is not None and not spec.model:
+                self._kill(running)
+                self._running.pop(name, None)
+                self._start(name, spec, sha256)
+            self._event("deployment.token", name, "a new token was issued; the previous one no longer works")
+            return {"name": name, "token": token}
+
     def stop(self, name: str) -> dict[str, Any]:
         with self._lock(name):
             self._set(name, desired="stopped")
             running = self._running.pop(name, None)
             if running is not None:
                 self._kill(running)
-            self._set(name, status="stopped", reason=None, pid=None)
+            # Its token ends with it (a new start makes a new one): no secret is left behind for nothing.
+            self._forget_token_files(name)
+            self._set(name, status="stopped", reason=None, pid=None, token_sha256=None)
             self._event("deployment.stop", name, "stopped on request")
             return self.get(name)
 
@@ -427,7 +498,7 @@ class DeploymentSupervisor:
             self._running.pop(name, None)
             return None
         self._event("deployment.crash", name, f"process {running.pid} died; restarting")
-        return self._relaunch(name, spec, record.token, running.failures, record.restarts + 1)
+        return self._relaunch(name, spec, record.token_sha256, running.failures, record.restarts + 1)
 
     def _check_pending(self, name: str) -> tuple[str, DeploymentSpec, Running] | None:
         """Start a deployment that is wanted and has no process, when its backoff allows (to be waited for unlocked)."""
@@ -451,16 +522,16 @@ class DeploymentSupervisor:
             self._mark_failed(name, f"its saved spec is not valid: {exc.message}; deploy it again")
             return None
         self._event("deployment.restore", name, "wanted running with no live process; starting it")
-        return self._relaunch(name, spec, record.token, retry.failures, record.restarts)
+        return self._relaunch(name, spec, record.token_sha256, retry.failures, record.restarts)
 
     def _relaunch(
-        self, name: str, spec: DeploymentSpec, token: str | None, failures: int, restarts: int
+        self, name: str, spec: DeploymentSpec, token_sha256: str | None, failures: int, restarts: int
     ) -> tuple[str, DeploymentSpec, Running] | None:
         """The one way the watcher starts a process again: after a crash, or for a restore; backoff grows."""
         now = time.monotonic()
         backoff = BACKOFF_S[min(failures + 1, len(BACKOFF_S) - 1)]
         try:
-            fresh = self._launch(name, spec, token)
+            fresh = self._launch(name, spec, token_sha256)
         except Exception as exc:  # not even a process (fork, template, folder): retried like a crash
             log.exception("starting deployment %s failed", name)
             self._running.pop(name, None)

@@ -241,6 +241,18 @@ class DeploymentRollbackHandler(MLOpsHandler):
         await self.respond(lambda: self.controller.rollback_deployment(name))
 
 
+class DeploymentTokenHandler(MLOpsHandler):
+    """The deployment's bearer token, for the panel's test request: an explicit POST (Jupyter's authentication
+    and XSRF check), never part of a deployment's view."""
+
+    path_checks = {"name": names.deployment_name}
+
+    @tornado.web.authenticated
+    async def post(self, name: str) -> None:
+        self.set_header("Cache-Control", "no-store")
+        await self.respond(lambda: self.controller.deployment_token(name))
+
+
 class DeploymentLogsHandler(MLOpsHandler):
     path_checks = {"name": names.deployment_name}
 
@@ -306,4 +318,5 @@ ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
     (r"deployments/(?P<name>[^/]+)", DeploymentHandler),
     (r"deployments/(?P<name>[^/]+)/rollback", DeploymentRollbackHandler),
     (r"deployments/(?P<name>[^/]+)/logs", DeploymentLogsHandler),
+    (r"deployments/(?P<name>[^/]+)/token", DeploymentTokenHandler),
 ]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 import html
 import logging
 import time
@@ -24,6 +23,7 @@ from mlops_magics.serving.batching import MicroBatcher
 from mlops_magics.serving.inputs import Column, RequestError, read
 from mlops_magics.serving.metrics import SharedMetrics
 from mlops_magics.serving.requestlog import RequestLog
+from mlops_magics.serving.tokens import DigestFile
 
 log = logging.getLogger("mlops.serving")
 DEFAULT_MAX_BODY = 10 * 2**20
@@ -126,20 +126,20 @@ def openapi(model: ServedModel) -> dict[str, Any]:
 
 def build_app(
     model: ServedModel,
-    token: str | None,
+    token: DigestFile | None,
     request_log: RequestLog,
     max_body: int = DEFAULT_MAX_BODY,
     metrics: SharedMetrics | None = None,
 ) -> Starlette:
     counts = metrics if metrics is not None else SharedMetrics(1)
     batcher = MicroBatcher(lambda frame: model.predict(frame), on_batch=counts.batch)
-    expected = f"Bearer {token}".encode() if token else None
     started = time.time()
 
     def authorized(request: Request) -> bool:
-        if expected is None or request.url.path in OPEN_PATHS:
+        # ``token`` checks the bearer token against its digest: this process never holds the token itself.
+        if token is None or request.url.path in OPEN_PATHS:
             return True
-        return hmac.compare_digest(request.headers.get("authorization", "").encode(), expected)
+        return token.accepts(request.headers.get("authorization", ""))
 
     def refuse(error: RequestError, request_id: str, began: float) -> Response:
         counts.request(error.status, time.perf_counter() - began)

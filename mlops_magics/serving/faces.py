@@ -12,7 +12,7 @@ from mlops_magics.arguments import DEPLOY_ACTIONS
 from mlops_magics.controller import Controller
 from mlops_magics.controller.template import expected_warm_up, warmed_before
 from mlops_magics.errors import InvalidInput
-from mlops_magics.serving.spec import DeploymentSpec, check_name, default_name
+from mlops_magics.serving.spec import DeploymentSpec, check_name, default_name, is_loopback
 
 
 def summarize(view: dict[str, Any]) -> str:
@@ -20,6 +20,11 @@ def summarize(view: dict[str, Any]) -> str:
     version = f" v{view['version']}" if view.get("version") else ""
     reason = f" ({view['reason']})" if view.get("reason") else ""
     return f"deployment {view['name']!r}: {view['status']}{reason} — {what}{version} at {view['url']}"
+
+
+def token_hint(name: str) -> str:
+    """Where a deployment's token is, said instead of the token: what a cell shows is saved with the notebook."""
+    return f"requests need its bearer token: `mlops deploy token {name}` prints it (in a terminal, not in a notebook)"
 
 
 def _named(model: str | None, version: str | None) -> str:
@@ -69,6 +74,8 @@ def run(
     words = list(args.target)
     if not words and not (args.command or args.app):
         words = ["status"]
+    if args.rotate and words[:1] != ["token"]:
+        raise InvalidInput("--rotate goes with token: token NAME --rotate issues a new token for deployment NAME")
     if words and words[0] in DEPLOY_ACTIONS:
         if wait_for is not None:
             wait_for()
@@ -89,6 +96,11 @@ def run(
             before = controller.deployment(name)
             view = controller.rollback_deployment(name)
             return action, [rolled_back(before, view), summarize(view)], view
+        if action == "token":  # the one answer that holds the token: each face decides where it may show it
+            if not args.rotate:
+                return action, [], controller.deployment_token(name)
+            issued = controller.rotate_deployment_token(name)
+            return action, [f"issued a new token for {name!r}: the previous one no longer works"], issued
         return action, controller.deployment_logs(name, args.lines)["lines"], None
     if len(words) > 1:
         raise InvalidInput(f"one model at a time (got {words}); e.g. %deploy cancer@champion --name cancer")
@@ -102,6 +114,7 @@ def run(
             "port": args.port,
             "workers": args.workers,
             "token": args.token,
+            "insecure": args.insecure,
             "log_rate": args.log_requests,
         }
     )
@@ -116,10 +129,11 @@ def run(
         starting.join()
     view = controller.deploy(name, spec.to_dict())
     lines = [summarize(view)]
-    if view.get("token"):
-        lines.append(f"requests need the header  Authorization: Bearer {view['token']}")
-    if spec.host not in ("127.0.0.1", "localhost", "::1"):
-        lines.append(f"note: listening on {spec.host} — reachable from other machines")
+    if view.get("has_token"):
+        lines.append(token_hint(name))
+    if not is_loopback(spec.host):
+        anyone = "" if spec.token else ", and it answers anyone: no token (--insecure)"
+        lines.append(f"note: listening on {spec.host} — reachable from other machines{anyone}")
     if spec.model:
         lines.append(f"try it: {view['url']}/docs · POST {view['url']}/invocations · metrics at {view['url']}/metrics")
     return "deploy", lines, view

@@ -35,7 +35,7 @@ class Options:
     host: str
     port: int
     workers: int
-    token: str | None
+    token_digest: Path | None  # the file of the bearer token's SHA-256, when requests need one
     log_rate: float
     requests_dir: Path
     state_file: Path
@@ -127,6 +127,7 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metr
 
     from mlops_magics.serving.app import build_app
     from mlops_magics.serving.requestlog import RequestLog
+    from mlops_magics.serving.tokens import DigestFile
 
     draining_server = _drain_server_class()
 
@@ -136,7 +137,8 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metr
     names = [column.name for column in served.columns] if served.columns else None
     request_log = RequestLog(options.requests_dir, options.log_rate, served.uri, served.version, names)
     metrics.use(slot)
-    app = build_app(served, options.token, request_log, options.max_body, metrics)
+    token = DigestFile(options.token_digest) if options.token_digest else None
+    app = build_app(served, token, request_log, options.max_body, metrics)
     config = uvicorn.Config(
         _closing_when_draining(app), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=15
     )
@@ -340,6 +342,8 @@ def main() -> None:
     parser.add_argument("--state-file", type=Path, required=True)
     parser.add_argument("--control-file", type=Path, required=True)
     parser.add_argument("--max-body", type=int, default=10 * 2**20)
+    # The digest, not the token: a path on argv reveals nothing, and a rotation rewrites the file in place.
+    parser.add_argument("--token-digest", type=Path, help="file holding the SHA-256 of the bearer token requests need")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = Options(
@@ -348,7 +352,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        token=os.environ.pop("MLOPS_SERVING_TOKEN", None) or None,  # from the environment, never argv
+        token_digest=args.token_digest,
         log_rate=args.log_rate,
         requests_dir=args.requests_dir,
         state_file=args.state_file,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, model_validator
 
 from mlops_magics import names
+from mlops_magics.errors import InvalidInput
 from mlops_magics.wire import WireModel
 
 _APP = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -18,6 +19,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # How the command-line faces name each field in a message ("--port must be 1-65535 (got 0)").
 FLAGS = {"model": "MODEL ", "command": "--command ", "app": "--app ", "host": "--host ", "port": "--port "}
 FLAGS |= {"workers": "--workers ", "token": "--token ", "log_rate": "--log-requests ", "max_body": "max_body "}
+FLAGS |= {"insecure": "--insecure "}
 
 
 def _one_line(text: str) -> str:
@@ -45,6 +47,16 @@ def _host(text: str) -> str:
     raise ValueError(f"must be a host name, an IPv4 address, or '::' for every interface (got {text[:60]!r})")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (127.0.0.0/8 or localhost; '::' is every interface)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 Line = Annotated[str, AfterValidator(_one_line)]
 
 
@@ -56,6 +68,7 @@ class DeploymentSpec(WireModel):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     workers: Annotated[int, Field(ge=1, le=256)] = 1
     token: bool = False
+    insecure: bool = Field(False, description="listen beyond loopback with no token (refused unless said)")
     log_rate: Annotated[float, Field(ge=0, le=1)] = 1.0
     max_body: Annotated[int, Field(ge=1, le=2**30)] = 10 * 2**20
 
@@ -68,12 +81,29 @@ class DeploymentSpec(WireModel):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeploymentSpec:
         """A spec from the wire (a REST body, a stored record): fields named as they are sent."""
-        return cls.checked(data)
+        spec = cls.checked(data)
+        if spec.open_to_others:
+            raise InvalidInput(
+                f'field `host`: {spec.host} is reachable from other machines: set "token": true (requests then '
+                'need its bearer token), or "insecure": true to serve it to anyone who can reach it'
+            )
+        return spec
 
     @classmethod
     def from_flags(cls, data: dict[str, Any]) -> DeploymentSpec:
         """A spec from ``%deploy`` / ``mlops deploy``: fields named by their flags."""
-        return cls.checked(data, lambda field: FLAGS.get(field, f"{field} "))
+        spec = cls.checked(data, lambda field: FLAGS.get(field, f"{field} "))
+        if spec.open_to_others:
+            raise InvalidInput(
+                f"--host {spec.host} is reachable from other machines: add --token (requests then need its bearer "
+                "token), or --insecure to serve it to anyone who can reach it"
+            )
+        return spec
+
+    @property
+    def open_to_others(self) -> bool:
+        """Listening beyond this machine with no token, and not said to be meant: refused."""
+        return not (self.token or self.insecure or is_loopback(self.host))
 
     def describe(self) -> str:
         what = self.model or self.command or self.app

@@ -1,4 +1,8 @@
-"""Open ``state.db``: refuse a corrupt or foreign file without touching it, then migrate and use WAL."""
+"""Open ``state.db``: refuse a corrupt or foreign file without touching it, then migrate and use WAL.
+
+The file is its owner's only (0600), and so are the ``-wal`` and ``-shm`` files SQLite makes with its mode:
+it holds what the controller owns, the digests of deployment tokens among them.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics.errors import WorkspaceError
 from mlops_magics.state.migrations import SCHEMA_VERSION, migrate
+from mlops_magics.workspace import PRIVATE_FOLDER, create_private, keep_private
 
 # SQLite's application_id marks the file as ours: 'MLOP'.
 APPLICATION_ID = 0x4D4C4F50
@@ -69,12 +74,19 @@ def _engine(path: Path) -> Engine:
 def open_state(path: Path) -> sessionmaker[Session]:
     """Open (creating and migrating as needed) the workspace database at ``path``."""
     version = _existing_version(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    # Before SQLite opens it: a new file is created 0600, and one made open by an older version is closed.
+    create_private(path)
+    keep_private(path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm"))
     engine = _engine(path)
     with engine.connect() as conn:
         if version is None:
             with conn.begin():
                 conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
             version = 0
-        migrate(conn, version)
+        if migrate(conn, version) and version > 0:
+            # What a step removed (plain tokens) may still sit in the log's older frames: write them out and
+            # empty it. Best effort: a reader of another process may hold it; its next checkpoint does it.
+            # On the driver's connection: outside a transaction, where a checkpoint can run.
+            conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     return sessionmaker(engine, expire_on_commit=False)

@@ -71,7 +71,8 @@ class DeploymentRecord(Base):
     status: Mapped[str] = mapped_column(String(16), default="starting")
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    token: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Only the SHA-256 of its bearer token: the token itself is in deployments/<name>/token (0600).
+    token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

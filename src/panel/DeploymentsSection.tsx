@@ -76,8 +76,8 @@ function StatusPill(props: { status: string }): JSX.Element {
   );
 }
 
-function TestRequest(props: { deployment: IDeployment; scoring: ScoringClient }): JSX.Element {
-  const { deployment, scoring } = props;
+function TestRequest(props: { deployment: IDeployment; api: MLOpsApi; scoring: ScoringClient }): JSX.Element {
+  const { deployment, api, scoring } = props;
   const [columns, setColumns] = useState<Columns>({ state: 'loading' });
   const [text, setText] = useState<string | null>(null);
   const [edited, setEdited] = useState(false);
@@ -136,7 +136,9 @@ function TestRequest(props: { deployment: IDeployment; scoring: ScoringClient })
     }
     setAnswer({ state: 'sending' });
     try {
-      setAnswer({ state: 'answered', answer: await scoring.invoke(deployment, text) });
+      // The token is asked for (an explicit POST) for this request only: no list holds it, nor this panel after.
+      const token = deployment.has_token ? (await api.deploymentToken(deployment.name)).token : null;
+      setAnswer({ state: 'answered', answer: await scoring.invoke(deployment, text, token) });
     } catch (error) {
       if (error instanceof ProxyUnavailableError) {
         setColumns({ state: 'no-proxy', message: error.message });
@@ -165,7 +167,11 @@ function TestRequest(props: { deployment: IDeployment; scoring: ScoringClient })
         <button
           className="mlops-Link mlops-Request-copy"
           onClick={copy}
-          title="Copy this request as a curl command (for a shell on the lab's machine)"
+          title={
+            deployment.has_token
+              ? "Copy this request as a curl command (for a shell on the lab's machine; it reads the token there)"
+              : "Copy this request as a curl command (for a shell on the lab's machine)"
+          }
         >
           {copied ? 'copied' : 'copy as curl'}
         </button>
@@ -223,8 +229,11 @@ function TestRequest(props: { deployment: IDeployment; scoring: ScoringClient })
               reset
             </button>
           ) : null}
-          {deployment.token ? (
-            <span className="mlops-Request-hint" title="Authorization: Bearer … is added to the request">
+          {deployment.has_token ? (
+            <span
+              className="mlops-Request-hint"
+              title="The token is asked for when you send, and Authorization: Bearer … is added to the request"
+            >
               with its bearer token
             </span>
           ) : null}
@@ -408,7 +417,7 @@ function DeploymentItem(props: {
       {deployment.reason ? <div className="mlops-Deployment-reason">{deployment.reason}</div> : null}
       {open ? (
         <div className="mlops-Deployment-detail" id={detailId}>
-          {isModel ? <TestRequest deployment={deployment} scoring={props.scoring} /> : null}
+          {isModel ? <TestRequest deployment={deployment} api={api} scoring={props.scoring} /> : null}
           <div className="mlops-Actions">
             <button
               className="mlops-Button"

@@ -19,6 +19,7 @@ from mlops_magics.eda import store
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
 from mlops_magics.serving.spec import DeploymentSpec
 from mlops_magics.train import records
+from mlops_magics.train.direction import HIGHER_IS_BETTER
 from mlops_magics.wire import log_lines
 from mlops_magics.workspace import Workspace
 
@@ -104,6 +105,8 @@ class StatusHandler(MLOpsHandler):
                 "version": __version__,
                 "workspace": str(self.workspace.home),
                 "controller": None if info is None else {"pid": info.pid, "started_at": info.started_at},
+                # The panel sorts runs and marks the best value by this list: the one training and review use.
+                "higher_is_better": sorted(HIGHER_IS_BETTER),
             }
 
         await self.respond(status)

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn import metrics as sk
 
 from mlops_magics.errors import InvalidInput
+from mlops_magics.train.direction import HIGHER_IS_BETTER
 
 Task = Literal["classification", "regression"]
 
@@ -21,8 +22,6 @@ DEFAULTS: dict[Task, tuple[str, ...]] = {
     "classification": ("accuracy", "f1", "roc_auc"),
     "regression": ("rmse", "mae", "r2"),
 }
-# Metrics where a larger value is better; the others (errors) are better small.
-HIGHER_IS_BETTER = {"accuracy", "f1", "roc_auc", "precision", "recall", "r2", "balanced_accuracy"}
 
 
 def task_of(model: Any) -> Task:

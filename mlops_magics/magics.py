@@ -360,7 +360,9 @@ class MLOpsMagics(Magics):
         # template start meanwhile. A first deployment says first what it waits for.
         action, lines, view = faces.run(args, self.controller, wait_for=WRITER.flush)
         if action == "deploy" and view is not None and view.get("has_token"):
-            lines.append(f"in Python: token = %deploy token {view['name']}  (it is kept out of the cell's output)")
+            hint = faces.token_hint(view["name"])
+            python = f"in Python: token = %deploy token {view['name']}  (it is kept out of the cell's output)"
+            lines.insert(lines.index(hint) + 1 if hint in lines else len(lines), python)
         if lines:
             print("\n".join(lines))
         if action == "token" and view is not None:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import text
@@ -159,6 +160,37 @@ def test_a_deployment_without_a_token_has_none_to_read(workspace: Workspace) -> 
     answer = mlops("deploy", "token", "open")
     assert answer.returncode == 2 and "takes requests without a token" in answer.stderr and answer.stdout == ""
     controller.stop_deployment("open")
+
+
+OWN_APP = """import hashlib, hmac, http.server, os
+EXPECTED = os.environ["MLOPS_SERVING_TOKEN_SHA256"]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        ok = self.path == "/" or hmac.compare_digest(hashlib.sha256(given.encode()).hexdigest(), EXPECTED)
+        self.send_response(200 if ok else 401); self.end_headers(); self.wfile.write(b"hello" if ok else b"no")
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"""
+
+
+def test_your_own_app_gets_the_digest_and_is_restarted_with_the_new_one(workspace: Workspace, tmp_path: Path) -> None:
+    app = tmp_path / "guarded.py"
+    app.write_text(OWN_APP)
+    controller = Controller(workspace, notify=lambda line: None)
+    view = controller.deploy("own", {"command": f"{sys.executable} {app}", "port": free_port(), "token": True})
+    assert view["status"] == "healthy" and view["has_token"] is True
+    token = controller.deployment_token("own")["token"]
+    assert psutil.Process(view["pid"]).environ()["MLOPS_SERVING_TOKEN_SHA256"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in str(psutil.Process(view["pid"]).environ())
+
+    def get(token: str) -> int:
+        return httpx.get(f"{view['url']}/x", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
+
+    assert get(token) == 200 and get("nope") == 401
+    fresh = controller.rotate_deployment_token("own")["token"]
+    assert get(fresh) == 200 and get(token) == 401
+    assert controller.deployment("own")["pid"] != view["pid"]  # it read the digest at its start: restarted
+    controller.stop_deployment("own")
 
 
 # --- the notebook -----------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ class DeploymentSupervisor:
         (folder / "state.json").unlink(missing_ok=True)
         digest_file = self.workspace.deployment_token_digest(name)
         if token_sha256:
-            write_private(digest_file, token_sha256)
+            tokens.write_digest(digest_file, token_sha256)
         else:
             digest_file.unlink(missing_ok=True)
         env = dict(os.environ, PORT=str(spec.port), HOST=spec.host, MLOPS_HOME=str(self.workspace.home))
@@ -355,13 +355,13 @@ class DeploymentSupervisor:
         return {"name": name, "token": token}
 
     def rotate_token(self, name: str) -> dict[str, Any]:
-        """Issue a new token. A model deployment accepts only the new one as soon as this returns (it reads the
-        digest file on each request); your own app is restarted, since it read the digest at its start."""
+        """Issue a new token. A model deployment accepts only the new one as soon as this returns (its workers
+        read the digest file, held open, on each request); your own app is restarted: it read the digest at start."""
         with self._lock(name):
             self._token_sha256(name)
             sha256 = self._keep_token(name, token := tokens.issue())
             self._set(name, token_sha256=sha256)
-            write_private(self.workspace.deployment_token_digest(name), sha256)
+            tokens.write_digest(self.workspace.deployment_token_digest(name), sha256)  # in place: read at once
             with self._sessions() as session:
                 spec = DeploymentSpec.from_dict(self._record(session, name).spec)
             running = self._running.get(name)

@@ -17,6 +17,7 @@ from typing import Any
 
 log = logging.getLogger("mlops.serving.tokens")
 TOKEN_BYTES = 32
+DIGEST_LENGTH = 64  # hex SHA-256
 
 
 def issue() -> str:
@@ -48,39 +49,53 @@ class Token(str):
         printer.text(repr(self))
 
 
-class DigestFile:
-    """A deployment process's check of bearer tokens against the digest file the controller writes.
+def write_digest(path: Path, sha256: str) -> None:
+    """Write a token's digest for a deployment process to check requests against: owner-only, and in place (same
+    file, same length), so a process that holds it open sees a rotated token at once. A request read in the very
+    microsecond of a rotation may see neither digest whole: it is refused, as the old token now is anyway."""
+    data = sha256.encode()
+    if len(data) != DIGEST_LENGTH:
+        raise ValueError("a token digest is 64 hex characters")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, DIGEST_LENGTH)
+    finally:
+        os.close(fd)
 
-    The file is looked at (one ``stat``) on each check and read again when it was replaced, so a rotated
-    token is the only one accepted as soon as the controller has written it. A missing or unreadable file
-    accepts nothing: a deployment asked to require a token never serves without one.
+
+class DigestFile:
+    """A deployment worker's check of bearer tokens against the digest file the controller writes.
+
+    The file is held open and read on each check (one ``pread``, ~0.4 us), so a rotated token is the only one
+    accepted as soon as the controller has written it, with no restart. A missing or unreadable file accepts
+    nothing: a deployment asked to require a token never serves without one.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._seen: tuple[int, int, int] | None = None
-        self._expected = b""
+        self._fd: int | None = None
+        self._missing_said = False
 
-    def _current(self) -> bytes:
-        try:
-            stat = os.stat(self.path)
-        except OSError:
-            if self._seen is not None:
-                log.error("the token digest %s is gone: every request is refused until it is back", self.path)
-            self._seen, self._expected = None, b""
-            return b""
-        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if seen != self._seen:
+    def _expected(self) -> bytes:
+        if self._fd is None:
             try:
-                self._expected = self.path.read_text().strip().encode()
-            except OSError:
-                self._expected = b""
-            self._seen = seen
-        return self._expected
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                if not self._missing_said:
+                    log.error("cannot read the token digest %s (%s): every request is refused", self.path, exc.strerror)
+                    self._missing_said = True
+                return b""
+        try:
+            data = os.pread(self._fd, DIGEST_LENGTH, 0)
+        except OSError:
+            return b""
+        return data if len(data) == DIGEST_LENGTH else b""
 
     def accepts(self, authorization: str) -> bool:
         """Whether an ``Authorization`` header carries the token (compared in constant time, as digests)."""
-        expected = self._current()
+        expected = self._expected()
         token = bearer(authorization)
         if not expected or token is None:
             return False

@@ -12,7 +12,7 @@ DEMO_HOME := $(CURDIR)/.mlops-demo
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 JS_SOURCES := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json yarn.lock
 
-.PHONY: lab demo test setup lint pytest ui-test wheel-check clean
+.PHONY: lab demo test setup lint jstest pytest ui-test wheel-check clean
 
 lab: setup
 	@echo "JupyterLab on 127.0.0.1 with the MLOps panel (left sidebar): open the URL with the token it prints below; Ctrl-C stops it."
@@ -24,7 +24,7 @@ demo: setup
 	MLOPS_HOME=$(DEMO_HOME) jupyter execute --timeout=600 examples/lifecycle.ipynb; status=$$?; \
 	  MLOPS_HOME=$(DEMO_HOME) $(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; exit $$status
 
-test: setup lint pytest ui-test
+test: setup lint jstest pytest ui-test
 
 setup: $(STAMP)/python $(STAMP)/js
 
@@ -32,6 +32,10 @@ lint: setup
 	$(VENV)/bin/ruff check mlops_magics tests ui-tests/jupyter_server_test_config.py
 	$(VENV)/bin/ruff format --check mlops_magics tests
 	jlpm lint:check
+
+# The panel's pure helpers (src/runs.ts, …): jest unit tests, seconds.
+jstest: setup
+	jlpm test
 
 pytest: setup
 	$(PY) -m pytest -q

@@ -1,9 +1,9 @@
-import React, { useState } from 'react';
-
+import React, { useEffect, useState } from 'react';
 
 import { ICluster, MLOpsApi } from '../api';
+import { PollError } from './Polled';
 import { Section } from './Section';
-import { usePoll } from './usePoll';
+import { usePolled } from './usePolled';
 import { message } from '../format';
 
 export interface IClusterDefaults {
@@ -28,10 +28,27 @@ function formatMemory(bytes: number): string {
   return bytes ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '-';
 }
 
+/** The panel's cluster, unless it is stopped (then the section offers to start one). */
+function current(clusters: ICluster[] | null): ICluster | null {
+  const found = clusters?.find(c => c.name === CLUSTER_NAME) ?? null;
+  return found && found.status !== 'stopped' ? found : null;
+}
+
+/** The list with `changed` in place of the cluster of its name (or added). */
+function withCluster(clusters: ICluster[] | null, changed: ICluster): ICluster[] {
+  return [...(clusters ?? []).filter(c => c.name !== changed.name), changed];
+}
+
 export function ClusterSection(props: IClusterSectionProps): JSX.Element {
   const { api, defaults } = props;
-  const [cluster, setCluster] = useState<ICluster | null>(null);
-  const [loaded, setLoaded] = useState(false);
+  const clusters = usePolled(
+    'mlops:clusters',
+    defaults.pollInterval,
+    () => api.clusters(),
+    [api],
+    'The clusters could not be listed'
+  );
+  const cluster = current(clusters.data);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [workers, setWorkers] = useState(String(defaults.workers));
@@ -39,24 +56,19 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
   const [memory, setMemory] = useState(defaults.memoryLimit);
   const [scaleTo, setScaleTo] = useState('');
 
-  const show = (next: ICluster | null): void => {
-    setCluster(next);
-    props.onClusterChanged(next);
-  };
-
-  usePoll('mlops:clusters', defaults.pollInterval, async () => {
-    const clusters = await api.clusters();
-    const current = clusters.find(c => c.name === CLUSTER_NAME) ?? null;
-    show(current && current.status !== 'stopped' ? current : null);
-    setLoaded(true);
-  }, [api]);
+  // Told on every answer (the app compares the dashboard link itself), not before the first.
+  useEffect(() => {
+    if (clusters.data) {
+      props.onClusterChanged(cluster);
+    }
+  }, [clusters.data]);
 
   const act = async (label: string, action: () => Promise<ICluster>): Promise<void> => {
     setBusy(label);
     setError(null);
     try {
       const next = await action();
-      show(next.status === 'stopped' ? null : next);
+      clusters.replace(withCluster(clusters.data, next));
       if (next.status === 'running') {
         setScaleTo(String(next.workers));
       }
@@ -80,7 +92,7 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
   const stop = (): Promise<void> => act('Stopping…', () => api.stopCluster(CLUSTER_NAME));
 
   const running = cluster?.status === 'running';
-  const badge = cluster ? cluster.status : loaded ? 'none' : '…';
+  const badge = cluster ? cluster.status : clusters.data ? 'none' : '…';
 
   return (
     <Section title="Cluster" badge={badge}>
@@ -203,6 +215,7 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
           {error}
         </div>
       ) : null}
+      <PollError polled={clusters} />
     </Section>
   );
 }

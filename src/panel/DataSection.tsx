@@ -4,8 +4,9 @@ import { Time } from '@jupyterlab/coreutils';
 
 import { IProfileSummary, MLOpsApi, ProfileReportKind } from '../api';
 import { DataFrameListing, IDataFrameInfo } from '../notebook';
+import { listBadge, Polled } from './Polled';
 import { EmptyState, Section } from './Section';
-import { usePoll } from './usePoll';
+import { usePolled } from './usePolled';
 import { message, count } from '../format';
 
 export interface IDataSectionProps {
@@ -157,22 +158,15 @@ function PickerView(props: {
 
 export function DataSection(props: IDataSectionProps): JSX.Element {
   const { api, pollInterval } = props;
-  const [profiles, setProfiles] = useState<IProfileSummary[]>([]);
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const profiles = usePolled(
+    'mlops:profiles',
+    pollInterval,
+    () => api.profiles(),
+    [api],
+    'The profiles could not be listed'
+  );
   const [picker, setPicker] = useState<Picker>({ state: 'closed' });
   const [running, setRunning] = useState<string | null>(null);
-
-  const poll = usePoll('mlops:profiles', pollInterval, async () => {
-    try {
-      setProfiles(await api.profiles());
-      setError(null);
-      setLoaded(true);
-    } catch (e) {
-      setError(`The profiles could not be listed: ${message(e)}`);
-      throw e;
-    }
-  }, [api]);
 
   const listFrames = async (): Promise<void> => {
     setPicker({ state: 'asking' });
@@ -190,7 +184,7 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
       await props.runMagic(`%eda ${frame.name}`);
     } finally {
       setRunning(null);
-      void poll.current?.refresh();
+      profiles.refresh();
     }
   };
 
@@ -200,10 +194,12 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
     }
   }, [props.pickRequest]);
 
-  const badge = loaded ? (profiles.length ? count(profiles.length, 'profile') : 'none') : '…';
-
   return (
-    <Section title="Data" badge={badge} revealRequest={(props.revealRequest ?? 0) + (props.pickRequest ?? 0)}>
+    <Section
+      title="Data"
+      badge={listBadge(profiles.data, 'profile')}
+      revealRequest={(props.revealRequest ?? 0) + (props.pickRequest ?? 0)}
+    >
       <div className="mlops-Actions mlops-Actions-top">
         <button
           className="mlops-Button"
@@ -220,23 +216,22 @@ export function DataSection(props: IDataSectionProps): JSX.Element {
           Profiling <code>{running}</code> in the notebook…
         </div>
       ) : null}
-      {error ? (
-        <div className="mlops-Error" role="alert">
-          {error}
-        </div>
-      ) : null}
-      {loaded && profiles.length === 0 ? (
-        <EmptyState>
-          No profiles yet: run <code>%eda df</code> in a notebook, or use <b>Profile a DataFrame</b>.
-        </EmptyState>
-      ) : null}
-      {profiles.length ? (
-        <ul className="mlops-ProfileList" aria-label="Data profiles">
-          {profiles.map(profile => (
-            <ProfileItem key={profile.id} profile={profile} openReport={props.openReport} />
-          ))}
-        </ul>
-      ) : null}
+      <Polled
+        polled={profiles}
+        empty={
+          <>
+            No profiles yet: run <code>%eda df</code> in a notebook, or use <b>Profile a DataFrame</b>.
+          </>
+        }
+      >
+        {list => (
+          <ul className="mlops-ProfileList" aria-label="Data profiles">
+            {list.map(profile => (
+              <ProfileItem key={profile.id} profile={profile} openReport={props.openReport} />
+            ))}
+          </ul>
+        )}
+      </Polled>
     </Section>
   );
 }

@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from mlops_magics.cluster import ClusterSpec, whole_number
 from mlops_magics.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from mlops_magics.cluster import ClusterSpec
 
 DEFAULT_CLUSTER = "default"
 
@@ -68,6 +70,8 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse
 
 
 def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
+    from mlops_magics.cluster import ClusterSpec, whole_number  # pydantic models: imported when a spec is made
+
     # Counts arrive as text from a command line; the spec itself takes JSON integers only.
     workers = whole_number(args.workers, "workers", 1)
     if args.from_config:

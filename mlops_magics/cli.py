@@ -115,7 +115,7 @@ def _review_command(args: argparse.Namespace, controller: Controller) -> int:
     from mlops_magics.review.run import review
 
     source = open_source(args.data)
-    frame = source.pandas if source.pandas is not None else source.dask.compute()
+    frame = source.whole()
     if args.target not in frame.columns:
         raise MLOpsError(f"--target {args.target!r} is not a column of {args.data}; columns are {list(frame.columns)}")
     result = review(

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from typing import Annotated, Any, Literal
 
-import dask.config
-from dask.utils import parse_bytes
 from pydantic import AfterValidator, Field, model_validator
 
 from mlops_magics import names
@@ -49,6 +48,8 @@ def _memory_limit(value: str) -> str:
     text = value.strip()
     if text.lower() in ("auto", "0", "none"):
         return "auto" if text.lower() == "auto" else "0"
+    from dask.utils import parse_bytes  # dask is imported when a cluster is asked for, not with the magics
+
     try:
         size = parse_bytes(text)
     except (ValueError, TypeError):
@@ -141,6 +142,8 @@ class ClusterSpec(WireModel):
     @classmethod
     def from_dask_config(cls, workers: int | None = None) -> ClusterSpec:
         """The factory named by dask config ``labextension.factory`` (shared with dask-labextension)."""
+        import dask.config
+
         factory = dask.config.get("labextension.factory", default=None)
         if not isinstance(factory, dict) or not factory.get("module") or not factory.get("class"):
             raise InvalidInput(
@@ -172,6 +175,8 @@ class ClusterScale(WireModel):
 
 def connected_client() -> Any | None:
     """The kernel's default Dask client (``%cluster`` sets it), or None: work then runs on this machine."""
+    if "distributed" not in sys.modules:  # no client can exist, and importing distributed to ask costs ~0.3 s
+        return None
     try:
         from distributed import default_client
 

@@ -11,16 +11,18 @@ import glob
 import html
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
 from mlops_magics import arguments, tracking
-from mlops_magics.cluster import summarize
-from mlops_magics.controller import Controller
 from mlops_magics.errors import MLOpsError
+from mlops_magics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlops_magics.controller import Controller
 
 MagicFunction = Callable[..., Any]
 
@@ -45,6 +47,8 @@ class ClusterView:
         self.view = view
 
     def __repr__(self) -> str:
+        from mlops_magics.cluster import summarize
+
         return summarize(self.view)
 
     def _repr_html_(self) -> str:
@@ -141,7 +145,7 @@ def _not_built(name: str) -> None:
 class MLOpsMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.controller = Controller(notify=print)
+        self.workspace = Workspace.current()
         self._clients: dict[str, tuple[str, Any]] = {}
         self._reports = ShownOnce(shell)
         self._cluster_parser = arguments.cluster_parser("%cluster")
@@ -149,6 +153,13 @@ class MLOpsMagics(Magics):
         self._train_parser = arguments.train_parser("%%train")
         self._review_parser = arguments.review_parser("%review")
         self._deploy_parser = arguments.deploy_parser("%deploy")
+
+    @functools.cached_property
+    def controller(self) -> Controller:
+        # Made when a magic first needs it: %load_ext stays cheap (the client imports an HTTP library).
+        from mlops_magics.controller import Controller
+
+        return Controller(self.workspace, notify=print)
 
     # --- %cluster ------------------------------------------------------------------------------------
     def _connect(self, view: dict[str, Any]) -> Any:
@@ -173,6 +184,8 @@ class MLOpsMagics(Magics):
     @line_magic
     @_one_line_errors
     def cluster(self, line: str) -> Any:
+        from mlops_magics.cluster import summarize
+
         args = arguments.parse(self._cluster_parser, line)
         if args.action is None:
             running = [c for c in self.controller.clusters() if c["status"] == "running"]
@@ -428,7 +441,7 @@ for _name, _text in _NOT_BUILT.items():
 
 def register(ipython: Any) -> None:
     magics = MLOpsMagics(ipython)
-    tracking.point_process_at(magics.controller.workspace)
+    tracking.point_process_at(magics.workspace)
     ipython.register_magics(magics)
 
 

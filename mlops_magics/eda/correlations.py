@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats.contingency import association
 
 from mlops_magics.eda.partition import PairwiseMoments
 from mlops_magics.eda.sketches import QuantileSummary
@@ -60,7 +59,15 @@ def contingency(a: tuple[np.ndarray, int], b: tuple[np.ndarray, int]) -> np.ndar
 
 
 def _cramer(table: np.ndarray) -> float:
-    return float(association(table, method="cramer")) if min(table.shape) > 1 else float("nan")
+    """Cramér's V of a table without empty rows or columns: scipy.stats.contingency.association(table,
+    method="cramer"), computed here (importing scipy.stats costs a profile ~0.4 s)."""
+    if min(table.shape) < 2:
+        return float("nan")
+    observed = table.astype(np.float64)
+    n = observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / n
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    return float(np.sqrt(chi2 / n / (min(table.shape) - 1)))
 
 
 def cramers_v(sample: pd.DataFrame, names: list[str]) -> dict[str, Any] | None:

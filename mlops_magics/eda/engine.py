@@ -7,10 +7,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
-
-import dask
-from tqdm.auto import tqdm
 
 from mlops_magics.cluster import connected_client
 from mlops_magics.eda.columns import plan
@@ -21,53 +19,72 @@ from mlops_magics.errors import InvalidInput
 
 SAMPLE_ROWS = 100_000
 
-
-Update = tuple[list[PartitionStats], float]  # statistics of some chunks, and the share of a partition they finish
-
-
-def _chunks(frame: Any) -> list[Any]:
-    return [frame.iloc[s : s + CHUNK_ROWS] for s in range(0, len(frame), CHUNK_ROWS)] or [frame]
+Piece = tuple[Any, float]  # a chunk of a partition's rows, and the share of the partition it completes
+Partition = Callable[[], Iterator[Piece]]  # called on a pool thread: reads the partition as it is iterated
+Update = tuple[int, list[PartitionStats], float]  # a chunk's place in the data, its statistics, its share
 
 
-def _local(partitions: list[Any], load: Callable[[Any], Any], stats: Callable[[Any, int], PartitionStats]) -> Iterator[Update]:
-    """Partitions loaded and profiled chunk by chunk on local threads.
+def _slices(frame: Any) -> Iterator[Piece]:
+    starts = range(0, len(frame), CHUNK_ROWS) or range(1)
+    for start in starts:
+        yield frame.iloc[start : start + CHUNK_ROWS], 1 / len(starts)
 
-    Each partition's chunks keep every thread busy, so partitions are read one after another (two on machines
-    with more than two cores): memory holds about one partition, not one per thread.
+
+def _computed(partition: Any) -> Iterator[Piece]:
+    yield from _slices(partition.compute(scheduler="sync"))
+
+
+@dataclass
+class _Reading:
+    index: int
+    chunks: Iterator[Piece]
+    number: int = 0  # chunks read so far
+    busy: bool = False  # a thread is reading its next chunk
+
+
+def _local(partitions: list[Partition], stats: Callable[[Any, int], PartitionStats]) -> Iterator[Update]:
+    """Partitions read chunk by chunk, each chunk profiled on a local thread as soon as it is read.
+
+    Partitions are read one after another (two at a time on machines with more than two cores), and a chunk is
+    read only while fewer than about one per thread wait or are being profiled: memory holds a few chunks (a
+    partition loaded whole, such as a Dask partition, stays until its last chunk is taken).
     """
     threads = os.cpu_count() or 2
-    in_memory = max(1, threads // 2)
+    readers = max(1, threads // 2)
+    ahead = threads + readers
     with ThreadPoolExecutor(max_workers=threads) as pool:
         waiting = list(enumerate(partitions))
-        loading: set[Future[Any]] = set()
-        chunk_jobs: dict[Future[Any], tuple[int, int]] = {}  # future -> (partition, chunks in it)
-        open_partitions: dict[int, int] = {}
+        reading: list[_Reading] = []
+        reads: dict[Future[Any], _Reading] = {}
+        jobs: dict[Future[Any], tuple[int, float]] = {}  # statistics of a chunk -> (its place, its share)
 
         def feed() -> None:
-            while waiting and len(open_partitions) + len(loading) < in_memory:
+            while waiting and len(reading) < readers:
                 index, partition = waiting.pop(0)
-                future = pool.submit(load, partition)
-                future.index = index  # type: ignore[attr-defined]
-                loading.add(future)
+                reading.append(_Reading(index, partition()))
+            for partition in reading:
+                if not partition.busy and len(reads) + len(jobs) < ahead:
+                    partition.busy = True
+                    reads[pool.submit(next, partition.chunks, None)] = partition
 
         feed()
-        while loading or chunk_jobs:
-            done, _ = wait(loading | set(chunk_jobs), return_when=FIRST_COMPLETED)
+        while reads or jobs:
+            done, _ = wait(set(reads) | set(jobs), return_when=FIRST_COMPLETED)
             for future in done:
-                if future in loading:
-                    loading.discard(future)
-                    index = future.index  # type: ignore[attr-defined]
-                    pieces = _chunks(future.result())
-                    open_partitions[index] = len(pieces)
-                    for number, piece in enumerate(pieces):
-                        chunk_jobs[pool.submit(stats, piece, index * 1000 + number)] = (index, len(pieces))
-                else:
-                    index, count = chunk_jobs.pop(future)
-                    open_partitions[index] -= 1
-                    if open_partitions[index] == 0:
-                        del open_partitions[index]
+                if future in reads:
+                    partition = reads.pop(future)
+                    partition.busy = False
+                    piece = future.result()
+                    if piece is None:
+                        reading.remove(partition)
                         _release_arrow_memory()
-                    yield [future.result()], 1 / count
+                        continue
+                    place = partition.index * 1000 + partition.number
+                    partition.number += 1
+                    jobs[pool.submit(stats, piece[0], place)] = (place, piece[1])
+                else:
+                    place, share = jobs.pop(future)
+                    yield place, [future.result()], share
             feed()
 
 
@@ -85,8 +102,9 @@ def _on_cluster(client: Any, tasks: list[Any]) -> Iterator[Update]:
     from distributed import as_completed as completed
 
     futures = client.compute(tasks)
+    places = {future.key: index for index, future in enumerate(futures)}
     for future in completed(futures):
-        yield future.result(), 1.0
+        yield places[future.key], future.result(), 1.0
         future.release()
 
 
@@ -140,35 +158,47 @@ def _profile(
     started = time.perf_counter()
     partitions = source.partitions
     per_partition = max(1_000, int(1.5 * sample_rows / partitions) + 1)
-    client = connected_client() if source.dask is not None else None
+    client = connected_client() if source.pandas is None else None
+    if client is not None:
+        source = source.on_dask()  # files are read by the cluster's workers
 
     def chunk_stats(chunk: Any, number: int) -> PartitionStats:
         return partition_stats(chunk, kinds, per_chunk, seed + number)
 
+    results: Iterator[Update]
     if source.pandas is not None:
-        per_chunk = max(1_000, int(1.5 * sample_rows * CHUNK_ROWS / max(len(source.pandas), 1)) + 1)
-        results = _local([source.pandas], lambda frame: frame, chunk_stats)
+        frame = source.pandas
+        per_chunk = max(1_000, int(1.5 * sample_rows * CHUNK_ROWS / max(len(frame), 1)) + 1)
+        results = _local([lambda: _slices(frame)], chunk_stats)
         total = 1
+    elif source.files is not None:
+        files = source.files
+        per_chunk = per_partition
+        total = len(files.paths)
+        results = _local([lambda i=i: files.chunks(i, CHUNK_ROWS) for i in range(total)], chunk_stats)
     else:
-        assert source.dask is not None
         per_chunk = per_partition
         delayed_parts = source.dask.to_delayed()
         total = len(delayed_parts)
         if client is not None:
+            import dask
+
             task = dask.delayed(chunked_stats, pure=True)
             results = _on_cluster(client, [task(p, kinds, per_partition, seed + i) for i, p in enumerate(delayed_parts)])
         else:
-            results = _local(delayed_parts, lambda part: part.compute(scheduler="sync"), chunk_stats)
-    parts: list[PartitionStats] = []
-    bar = tqdm(total=total, desc="profiling", unit="partition", disable=not progress, leave=False)
+            results = _local([lambda p=p: _computed(p) for p in delayed_parts], chunk_stats)
+    placed: list[tuple[int, list[PartitionStats]]] = []
+    bar = _progress(total, progress)
     try:
-        for stats, share in results:
-            parts.extend(stats)
+        for place, stats, share in results:
+            placed.append((place, stats))
             bar.update(share)
     except ValueError as exc:
         raise _PassFailed(exc) from None
     finally:
         bar.close()
+    # Merged in the data's order, not the order threads finished in: the same data gives the same profile.
+    parts = [stats for _, chunk in sorted(placed, key=lambda p: p[0]) for stats in chunk]
     engine = {
         "partitions": total,
         "chunks": len(parts),
@@ -195,9 +225,31 @@ def _sampled(source: Source, rows: int, seed: int) -> Source:
         frame = source.pandas
         taken = frame.sample(n=rows, random_state=seed) if rows < len(frame) else frame
         return Source(f"{source.description} (sample of {len(taken):,} rows)", source.dtypes, pandas=taken)
-    assert source.dask is not None
+    if source.files is not None:
+        total = source.files.rows()
+        if rows >= total:
+            return source
+        files = source.files.sampled(rows / total, seed)
+        return Source(f"{source.description} (sample of about {rows:,} rows)", source.dtypes, csv=source.csv, files=files)
     total = len(source.dask)
     if rows >= total:
         return source
     taken = source.dask.sample(frac=rows / total, random_state=seed)
     return Source(f"{source.description} (sample of about {rows:,} rows)", source.dtypes, dask=taken)
+
+
+def _progress(total: int, shown: bool) -> Any:
+    """A progress bar over the partitions (tqdm is imported only when one is shown)."""
+    if not shown:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="profiling", unit="partition", leave=False)
+
+
+class _NoProgress:
+    def update(self, _share: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -31,8 +31,11 @@ def _frame(data: Any, max_rows: int, seed: int) -> tuple[pd.DataFrame, int]:
     if source.pandas is not None:
         frame = source.pandas
         total = len(frame)
+    elif source.files is not None:
+        total = source.files.rows()
+        fraction = min(1.0, max_rows / total) if total else 1.0
+        frame = (source.files.sampled(fraction, seed) if fraction < 1 else source.files).read()
     else:
-        assert source.dask is not None
         total = len(source.dask)
         fraction = min(1.0, max_rows / total) if total else 1.0
         frame = source.dask.sample(frac=fraction, random_state=seed).compute() if fraction < 1 else source.dask.compute()

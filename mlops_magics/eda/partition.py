@@ -140,6 +140,8 @@ def _numeric(values: np.ndarray, stats: ColumnStats) -> np.ndarray:
 
 
 def _datetime(series: pd.Series, stats: ColumnStats) -> np.ndarray:
+    if isinstance(series.dtype, pd.ArrowDtype):  # a Parquet date column (date32/date64), as Dask and files read it
+        series = series.astype("datetime64[ns]")
     if getattr(series.dt, "tz", None) is not None:
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
     present = series.notna().to_numpy()

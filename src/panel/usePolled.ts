@@ -16,13 +16,13 @@ export interface IPolled<T> {
 }
 
 /**
- * Poll `fetch` (see usePoll: every `interval` ms while the panel is visible, backing off on failures) and keep its
+ * Poll `load` (see usePoll: every `interval` ms while the panel is visible, backing off on failures) and keep its
  * answer and its failure, said as "`failure`: the server's message".
  */
 export function usePolled<T>(
   name: string,
   interval: number,
-  fetch: () => Promise<T>,
+  load: () => Promise<T>,
   deps: DependencyList,
   failure: string
 ): IPolled<T> {
@@ -32,7 +32,7 @@ export function usePolled<T>(
     interval,
     async () => {
       try {
-        const data = await fetch();
+        const data = await load();
         setState({ data, error: null });
       } catch (e) {
         setState(previous => ({ data: previous.data, error: `${failure}: ${message(e)}` }));

@@ -9,6 +9,9 @@ import pytest
 from mlops_magics.workspace import Workspace
 
 HEAVY = ("mlflow", "sklearn", "dask.dataframe")
+# What %load_ext must not import: each is paid by the magic that needs it. pydantic (~0.1 s with the specs' models)
+# and httpx (~0.1 s) too: the cluster specs and the controller's client are made when a magic first needs them.
+NOT_AT_LOAD_EXT = (*HEAVY, "dask", "distributed", "scipy.stats", "pandas", "numpy", "pydantic", "httpx", "sqlalchemy")
 
 
 def test_a_fresh_kernel_loads_a_registered_model_after_load_ext(kernel_factory, workspace: Workspace, tmp_path: Path) -> None:
@@ -44,3 +47,19 @@ def test_a_tracking_uri_the_user_set_stays(kernel_factory, monkeypatch: pytest.M
     kernel = kernel_factory()
     run = kernel.run("%load_ext mlops_magics\nimport mlflow\nprint('uri', mlflow.get_tracking_uri())")
     assert f"uri {mine}" in run.stdout, run.text
+
+
+def test_load_ext_imports_only_what_registering_the_magics_needs(kernel_factory) -> None:
+    kernel = kernel_factory()
+    loaded = kernel.run(
+        "import sys, time\n"
+        f"before = [m for m in {NOT_AT_LOAD_EXT!r} if m in sys.modules]\n"
+        "started = time.perf_counter()\n"
+        "get_ipython().run_line_magic('load_ext', 'mlops_magics')\n"
+        "print('seconds', time.perf_counter() - started)\n"
+        f"print('before', before, 'after', [m for m in {NOT_AT_LOAD_EXT!r} if m in sys.modules])"
+    )
+    assert loaded.status == "ok", loaded.text
+    assert "before [] after []" in loaded.stdout
+    seconds = float(loaded.stdout.split("seconds ", 1)[1].split()[0])
+    assert seconds < 1.0  # ~0.04 s on an idle machine; bounded loosely, a shared test machine may be busy

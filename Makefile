@@ -12,7 +12,7 @@ DEMO_HOME := $(CURDIR)/.mlops-demo
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 JS_SOURCES := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json yarn.lock
 
-.PHONY: lab demo test setup lint jstest pytest ui-test wheel-check clean
+.PHONY: lab demo test setup lint jstest pytest fuzz ui-test wheel-check clean
 
 lab: setup
 	@echo "JupyterLab on 127.0.0.1 with the MLOps panel (left sidebar): open the URL with the token it prints below; Ctrl-C stops it."
@@ -39,6 +39,15 @@ jstest: setup
 
 pytest: setup
 	$(PY) -m pytest -q
+
+# The REST harness (tests/test_harness_api.py) run long: `make test` runs it with MLOPS_FUZZ_EXAMPLES=20 and
+# MLOPS_FUZZ_SECONDS=60; this gives schemathesis FUZZ_SECONDS and 10x the cases. Figures: docs/security.md.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SECONDS ?= 900
+FUZZ_NAMES ?= 20000
+fuzz: setup
+	MLOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MLOPS_FUZZ_SECONDS=$(FUZZ_SECONDS) MLOPS_FUZZ_NAME_EXAMPLES=$(FUZZ_NAMES) \
+	  $(PY) -m pytest -q -s -p no:cacheprovider -o timeout=0 -m harness tests/test_harness_api.py
 
 ui-test: setup $(STAMP)/chromium $(STAMP)/ui-tests
 	rm -rf $(UI_HOME)

@@ -189,8 +189,11 @@ def build_app(
     log_path = str(workspace.controller_log)
     # One Route per path with all its methods, so a 405 names every allowed method in its Allow header.
     routes = [Route(path, _json_endpoint(methods, log_path), methods=list(methods)) for path, methods in resources.items()]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(_TokenAuth, token=token)],
         exception_handlers={HTTPException: _http_error},
     )
+    # A path that matches no route is a JSON 404, never a redirect to another path ('/clusters/a/' is not 'a').
+    app.router.redirect_slashes = False
+    return app

@@ -36,9 +36,17 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
     path_checks: ClassVar[dict[str, Callable[[str], str]]] = {}
 
     async def prepare(self) -> None:
-        await super().prepare()  # authentication first: a caller without the token learns nothing more
-        if self._finished:
+        await super().prepare()
+        if self._finished or self.request.method == "OPTIONS":  # Jupyter answers CORS preflights without a token
             return
+        # Authentication first: a caller without the token learns nothing more (not even that a name is malformed
+        # or a method is wrong). Jupyter checks it here only when allow_unauthenticated_access is False, and that
+        # setting defaults to True: every route here needs the token, so it is checked whatever the setting.
+        if self.current_user is None:
+            raise tornado.web.HTTPError(403)
+        # Then the method: a method the path does not accept is a 405 with Allow, whatever the name in it.
+        if self.request.method not in self.allowed_methods():
+            raise tornado.web.HTTPError(405)
         try:
             for key, value in self.path_kwargs.items():
                 self.path_checks[key](value)

@@ -8,12 +8,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_magics import __version__, arguments
-from mlops_magics.cluster import summarize
-from mlops_magics.controller import Controller
 from mlops_magics.errors import MLOpsError
+from mlops_magics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlops_magics.controller import Controller
 
 EXIT_ERROR = 2
 
@@ -60,6 +62,8 @@ def _controller_command(args: argparse.Namespace, controller: Controller) -> int
 
 
 def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
+    from mlops_magics.cluster import summarize
+
     if args.action in (None, "status"):
         views = controller.clusters() if args.action is None else [controller.cluster(args.name)]
         for view in views:
@@ -78,11 +82,11 @@ def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
     return 0
 
 
-def _eda_command(args: argparse.Namespace, controller: Controller) -> int:
+def _eda_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics.eda.run import run_eda, write_outputs
 
     result = run_eda(
-        controller.workspace,
+        workspace,
         args.data,
         title=args.title,
         target=args.target,
@@ -95,7 +99,7 @@ def _eda_command(args: argparse.Namespace, controller: Controller) -> int:
     profile = result.profile
     print(
         f"{profile.rows:,} rows x {profile.data['overview']['columns']} columns, {len(profile.alerts)} alert(s); "
-        f"profile {result.saved.id} saved in {controller.workspace.profiles}"
+        f"profile {result.saved.id} saved in {workspace.profiles}"
     )
     for alert in profile.alerts:
         print(f"  alert: {alert['message']}")
@@ -186,8 +190,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        controller = Controller(notify=lambda line: print(line, file=sys.stderr))
-        code = args.run(args, controller)
+        if args.run is _eda_command:  # profiling asks no controller (nor imports its HTTP client)
+            code = _eda_command(args, Workspace.current())
+        else:
+            from mlops_magics.controller import Controller
+
+            code = args.run(args, Controller(notify=lambda line: print(line, file=sys.stderr)))
     except arguments.HelpShown:
         code = 0
     except MLOpsError as exc:

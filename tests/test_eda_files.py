@@ -25,7 +25,8 @@ ROWS = 4_321
 CHUNK = 1_000  # rows per chunk in these tests, so a few thousand rows make several chunks and row groups
 SAMPLE = 2_000
 # Modules a profile of a local file has no use for, and what each costs a process to import (seconds, about).
-UNUSED = {"dask": 0.5, "dask.dataframe": 2.4, "distributed": 0.3, "scipy.stats": 0.4, "scipy.spatial": 0.3}
+UNUSED = {"dask": 0.5, "dask.dataframe": 2.4, "distributed": 0.3, "scipy.stats": 0.4, "scipy.spatial": 0.3, "httpx": 0.1}
+UNUSED |= {"pydantic": 0.1}  # with the cluster specs' models: `mlops eda` asks no controller and makes no cluster spec
 
 
 def frame(rows: int = ROWS, seed: int = 0) -> pd.DataFrame:

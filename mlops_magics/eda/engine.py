@@ -4,13 +4,13 @@ threads — with progress, then build the profile."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_magics.cluster import connected_client
 from mlops_magics.eda.columns import plan
 from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunked_stats, partition_stats
 from mlops_magics.eda.profile import Profile, build
@@ -158,7 +158,7 @@ def _profile(
     started = time.perf_counter()
     partitions = source.partitions
     per_partition = max(1_000, int(1.5 * sample_rows / partitions) + 1)
-    client = connected_client() if source.pandas is None else None
+    client = _connected_client() if source.pandas is None else None
     if client is not None:
         source = source.on_dask()  # files are read by the cluster's workers
 
@@ -236,6 +236,14 @@ def _sampled(source: Source, rows: int, seed: int) -> Source:
         return source
     taken = source.dask.sample(frac=rows / total, random_state=seed)
     return Source(f"{source.description} (sample of about {rows:,} rows)", source.dtypes, dask=taken)
+
+
+def _connected_client() -> Any | None:
+    if "distributed" not in sys.modules:  # no client can exist; and mlops_magics.cluster imports pydantic
+        return None
+    from mlops_magics.cluster import connected_client
+
+    return connected_client()
 
 
 def _progress(total: int, shown: bool) -> Any:

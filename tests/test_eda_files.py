@@ -123,6 +123,8 @@ def test_words_after_the_guess_are_read_as_text_as_dask_is_told_to(tmp_path: Pat
     pd.DataFrame({"note": note, "x": np.arange(rows, dtype=float)}).to_csv(path, index=False)
     same_profile(path, dd.read_csv(path, assume_missing=True, blocksize="64MB", dtype={"note": "object"}))
     assert profile(str(path), progress=False).column("note")["content"] == "mixed"
+    sampled = profile(str(path), sample=1_000, progress=False)  # counting the rows first reads no types
+    assert sampled.column("note")["content"] == "mixed" and 800 < sampled.rows < 1_200
 
 
 def test_a_missing_boolean_in_a_csv_stays_missing(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_bad_inputs_get_short_errors_that_never_echo_the_body(served) -> None:
         (
             post(view, {"dataframe_split": {"columns": list(row), "data": [["nan", *list(row.values())[1:]]]}}),
             422,
-            "the model cannot predict this input (ValueError)",
+            "the model cannot predict this input (ValueError: mean radius has missing values)",
         ),
         (post(view, content=b"x" * (10 * 2**20 + 10), headers={"Content-Type": "application/json"}), 413, "over the limit"),
         (post(view, {"dataframe_records": [row]}, token=False), 401, "bearer token"),

@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from mlops_magics.serving.batching import MicroBatcher
+from mlops_magics.serving.bodies import BodyRefused, ClientGone, discard, read_capped
+from mlops_magics.serving.connections import BODY_TIMEOUT_S
 from mlops_magics.serving.inputs import Column, RequestError, read
 from mlops_magics.serving.metrics import SharedMetrics
 from mlops_magics.serving.requestlog import RequestLog
@@ -52,6 +55,8 @@ def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
 def _jsonable(predictions: np.ndarray) -> Any:
     if predictions.dtype == object:
         return [p.item() if isinstance(p, np.generic) else p for p in predictions.tolist()]
+    if predictions.dtype.kind in "USV":  # numpy strings (np.where over labels gives <U6): orjson takes no such array
+        return predictions.tolist()
     return predictions
 
 
@@ -64,6 +69,22 @@ def refused_input(exc: Exception) -> bool:
     from mlflow.exceptions import MlflowException
 
     return isinstance(exc, MlflowException) and exc.error_code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
+
+
+def suspects(frame: Any) -> str:
+    """What in a refused input a model most often refuses, by column: missing or infinite numbers. Names only,
+    never values (the message goes back to whoever sent the input, and into logs)."""
+    found = []
+    for name in frame.columns:
+        values = frame[name]
+        if values.dtype.kind == "f":
+            if np.isinf(values.to_numpy()).any():
+                found.append(f"{name} has infinite values")
+            elif values.isna().any():
+                found.append(f"{name} has missing values")
+        elif values.dtype == object and values.isna().any():
+            found.append(f"{name} has missing values")
+    return "; ".join(found[:5])
 
 
 def _feedback_item(item: Any) -> bool:
@@ -130,6 +151,7 @@ def build_app(
     request_log: RequestLog,
     max_body: int = DEFAULT_MAX_BODY,
     metrics: SharedMetrics | None = None,
+    body_timeout: float = BODY_TIMEOUT_S,
 ) -> Starlette:
     counts = metrics if metrics is not None else SharedMetrics(1)
     batcher = MicroBatcher(lambda frame: model.predict(frame), on_batch=counts.batch)
@@ -141,56 +163,88 @@ def build_app(
             return True
         return token.accepts(request.headers.get("authorization", ""))
 
+    def answer(error: RequestError, headers: dict[str, str] | None = None) -> Response:
+        if isinstance(error, BodyRefused):  # the body was not (all) read: this connection is done
+            headers = {**(headers or {}), "Connection": "close"}
+        return _json(error.payload(), error.status, headers)
+
     def refuse(error: RequestError, request_id: str, began: float) -> Response:
         counts.request(error.status, time.perf_counter() - began)
-        return _json(error.payload(), error.status, {"X-Request-Id": request_id})
+        return answer(error, {"X-Request-Id": request_id})
+
+    async def unauthorized(request: Request) -> RequestError:
+        """A 401 said after the body is drained (as far as the linger bounds go): a client still sending it
+        would otherwise see a reset instead of the answer."""
+        closed = not await discard(request)
+        error = RequestError(401, "missing or wrong bearer token")
+        return BodyRefused(401, error.message) if closed else error
 
     async def invocations(request: Request) -> Response:
         began = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        if not authorized(request):
-            return refuse(RequestError(401, "missing or wrong bearer token"), request_id, began)
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            return refuse(RequestError(413, f"the body is over the limit of {max_body:,} bytes"), request_id, began)
-        body = await request.body()
-        if len(body) > max_body:
-            return refuse(RequestError(413, f"the body is over the limit of {max_body:,} bytes"), request_id, began)
         try:
-            frame = read(body, request.headers.get("content-type", ""), model.columns)
+            return await score(request, request_id, began)
         except RequestError as error:
             return refuse(error, request_id, began)
+        except ClientGone:  # no one reads an answer; counted as nginx logs it (499), in the "other" series
+            counts.request(499, time.perf_counter() - began)
+            return Response(status_code=400)
+        except Exception as exc:  # our own fault: counted, logged, and said in the one error shape
+            log.exception("request %s: the scoring server failed", request_id)
+            return refuse(RequestError(500, f"the scoring server failed ({type(exc).__name__})"), request_id, began)
+
+    async def score(request: Request, request_id: str, began: float) -> Response:
+        if not authorized(request):
+            raise await unauthorized(request)
+        body = await read_capped(request, max_body, body_timeout)
+        try:
+            frame = read(body, request.headers.get("content-type", ""), model.columns)
+        except RequestError:
+            raise
+        except Exception as exc:  # a shape of input the checks above do not know yet: still the client's input
+            log.warning("request %s: the input could not be read", request_id, exc_info=True)
+            raise RequestError(400, f"the body cannot be read as a table ({type(exc).__name__})") from None
         try:
             predictions = await batcher.predict(frame)
         except Exception as exc:
             if refused_input(exc):  # the input passed the signature, but the model cannot take it (as with pyfunc)
                 log.warning("request %s: the model refused the input: %s: %s", request_id, type(exc).__name__, exc)
+                hint = suspects(frame)
                 message = (
-                    f"the model cannot predict this input ({type(exc).__name__}); its message is in "
-                    f"`mlops deploy logs {model.name}`"
+                    f"the model cannot predict this input ({type(exc).__name__}{': ' + hint if hint else ''}); "
+                    f"its message is in `mlops deploy logs {model.name}`"
                 )
-                return refuse(RequestError(422, message), request_id, began)
+                raise RequestError(422, message) from None
             log.exception("request %s: the model failed", request_id)
-            return refuse(RequestError(500, f"the model failed on this input ({type(exc).__name__})"), request_id, began)
+            raise RequestError(500, f"the model failed on this input ({type(exc).__name__})") from None
         elapsed = time.perf_counter() - began
         counts.request(200, elapsed, len(frame))
-        request_log.record(request_id, frame, predictions, elapsed * 1000, 200)
+        try:
+            request_log.record(request_id, frame, predictions, elapsed * 1000, 200)
+        except Exception:  # the answer is right; a request it cannot log must not turn it into an error
+            log.exception("request %s: not logged", request_id)
         return _json({"predictions": _jsonable(predictions)}, 200, {"X-Request-Id": request_id})
 
     async def feedback(request: Request) -> Response:
-        if not authorized(request):
-            return _json(RequestError(401, "missing or wrong bearer token").payload(), 401)
         try:
-            payload = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return _json(RequestError(400, "malformed JSON").payload(), 400)
-        items = payload if isinstance(payload, list) else [payload]
-        if not items or not all(_feedback_item(i) for i in items):
-            message = (
-                "feedback is {'request_id': 'id', 'label': a number, string or boolean, 'row': 0 (optional, the row "
-                "of that request)} or a list of them"
-            )
-            return _json(RequestError(422, message).payload(), 422)
+            if not authorized(request):
+                raise await unauthorized(request)
+            body = await read_capped(request, max_body, body_timeout)
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise RequestError(400, "malformed JSON") from None
+            items = payload if isinstance(payload, list) else [payload]
+            if not items or not all(_feedback_item(i) for i in items):
+                message = (
+                    "feedback is {'request_id': 'id', 'label': a number, string or boolean, 'row': 0 (optional, the row "
+                    "of that request)} or a list of them"
+                )
+                raise RequestError(422, message)
+        except RequestError as error:
+            return answer(error)
+        except ClientGone:
+            return Response(status_code=400)
         request_log.record_feedback(items)
         return _json({"accepted": len(items)})
 
@@ -203,7 +257,7 @@ def build_app(
     async def version(_request: Request) -> Response:
         import mlflow
 
-        from mlops_magics import __version__
+        from mlops_magics.version import __version__
 
         return _json(
             {"model": model.uri, "model_version": model.version, "mlflow": mlflow.__version__, "mlops_magics": __version__}
@@ -211,7 +265,7 @@ def build_app(
 
     async def metrics(request: Request) -> Response:
         if not authorized(request):
-            return _json(RequestError(401, "missing or wrong bearer token").payload(), 401)
+            return answer(RequestError(401, "missing or wrong bearer token"))
         return Response(counts.render(), media_type="text/plain; version=0.0.4")
 
     async def docs(_request: Request) -> Response:
@@ -251,4 +305,19 @@ def build_app(
         batcher.close()
         request_log.close()  # the last rows reach their segment before the worker exits
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _failed})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The framework's own refusals (no such route, wrong method) in the one JSON error shape."""
+    assert isinstance(exc, HTTPException)
+    message = {404: f"no route {request.url.path}; see /docs", 405: f"{request.method} is not allowed here"}
+    return _json(
+        {"error_code": "not_found" if exc.status_code == 404 else "error", "message": message.get(exc.status_code, exc.detail)},
+        exc.status_code,
+        dict(exc.headers or {}),
+    )
+
+
+async def _failed(_request: Request, exc: Exception) -> Response:
+    return _json({"error_code": "error", "message": f"the scoring server failed ({type(exc).__name__})"}, 500)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,8 @@ class RequestError(Exception):
         self.detail = detail
 
     def payload(self) -> dict[str, Any]:
-        code = {400: "bad_request", 401: "unauthorized", 413: "too_large", 422: "invalid_input"}.get(self.status, "error")
+        codes = {400: "bad_request", 401: "unauthorized", 408: "timeout", 413: "too_large", 415: "unsupported_media_type"}
+        code = {**codes, 422: "invalid_input"}.get(self.status, "error")
         return {"error_code": code, "message": self.message, **self.detail}
 
 
@@ -81,8 +83,8 @@ def _frame(payload: Any, columns: list[Column] | None) -> pd.DataFrame:
                 raise RequestError(400, "dataframe_split needs {'columns': [...], 'data': [[...], ...]}")
             return pd.DataFrame(data["data"], columns=data.get("columns"))
         if keys[0] == "dataframe_records" or (isinstance(data, list) and data and isinstance(data[0], dict)):
-            if not isinstance(data, list):
-                raise RequestError(400, f"{keys[0]} needs a list of records")
+            if not isinstance(data, list) or not all(isinstance(record, dict) for record in data):
+                raise RequestError(400, f"{keys[0]} needs a list of records, each an object of column: value")
             return pd.DataFrame.from_records(data)
         if isinstance(data, dict):  # {"inputs": {"col": [values], ...}}, or one row {"inputs": {"col": value}}
             if data and not any(isinstance(v, (list, dict)) for v in data.values()):
@@ -182,6 +184,8 @@ def _cast(series: pd.Series, column: Column) -> pd.Series:
     """One column as MLflow's scoring server hands it to the model (``astype`` to the signature's type)."""
     if column.kind in ("number", "integer"):
         if column.kind == "integer" and series.dtype.kind in "iu":
+            if series.dtype.kind == "u" and (series >= 2**63).any():  # 2**64-1 is no int64: not wrapped
+                raise ValueError
             return series.astype("int64")
         if series.dtype == object and series.map(_container).any():
             raise ValueError
@@ -190,7 +194,7 @@ def _cast(series: pd.Series, column: Column) -> pd.Series:
             return values
         if values.isna().any():
             raise _MissingWhole
-        if not (values % 1 == 0).all():
+        if not (values % 1 == 0).all() or not (values.abs() < 2**63).all():  # no int64 holds 1e19: not wrapped
             raise ValueError
         return values.astype("int64")
     if column.kind == "boolean":
@@ -244,7 +248,7 @@ def check(frame: pd.DataFrame, columns: list[Column] | None) -> pd.DataFrame:
     if missing or extra:
         raise RequestError(422, "the columns do not match the model's signature", missing=missing, unexpected=extra)
     if len(set(present)) != len(present):
-        twice = sorted({c for c in present if present.count(c) > 1})
+        twice = sorted(c for c, n in Counter(present).items() if n > 1)
         raise RequestError(422, f"the columns {twice} are given more than once")
     frame.columns = present
     served = [c for c in columns if c.name in present]

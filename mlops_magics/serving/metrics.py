@@ -16,7 +16,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-STATUSES = ("200", "400", "401", "413", "415", "422", "500", "other")
+STATUSES = ("200", "400", "401", "408", "413", "415", "422", "500", "other")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 512, 4096)
 

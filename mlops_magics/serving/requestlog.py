@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import struct
+import sys
 import threading
 import time
 import uuid
@@ -76,7 +77,7 @@ class RequestLog:
             inputs, encoding = values.tobytes(), _F8
         else:  # no signature, strings, mixed types: JSON with the column names (rarer; still no frame built here)
             split = {"columns": [str(c) for c in frame.columns], "data": values.tolist()}
-            inputs, encoding = orjson.dumps(split, default=str), _JSON
+            inputs, encoding = _dumps(split), _JSON
         name = request_id.encode()[:255]
         fixed = _RECORD.pack(latency_ms, status, time.time(), len(frame), len(inputs), encoding, len(name))
         self._append(_frame(_REQUEST, fixed, name, inputs, _encode_predictions(np.asarray(predictions))))
@@ -122,10 +123,27 @@ class RequestLog:
         self.flush()
 
 
+def _dumps(split: dict[str, Any]) -> bytes:
+    """JSON the converter can read back. A string with a lone surrogate (JSON's "\\ud800" is valid input, and the
+    model may answer it) is no UTF-8: it is logged with that character replaced, rather than not at all."""
+    try:
+        return orjson.dumps(split, default=str)
+    except TypeError:
+        data = [[_utf8(v) for v in row] for row in split["data"]]
+        return orjson.dumps({"columns": [_utf8(c) for c in split["columns"]], "data": data}, default=str)
+
+
+def _utf8(value: Any) -> Any:
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
+
+
 def _encode_predictions(predictions: np.ndarray) -> bytes:
     if predictions.dtype.kind in "biuf":
         return orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY)
-    return orjson.dumps(predictions.tolist(), default=str)  # labels as strings, dates, objects
+    try:
+        return orjson.dumps(predictions.tolist(), default=str)  # labels as strings, dates, objects
+    except TypeError:  # a label with a lone surrogate (a model echoing its input)
+        return orjson.dumps([_utf8(p) for p in predictions.tolist()], default=str)
 
 
 # --- the deployment process's half ------------------------------------------------------------------------
@@ -143,11 +161,23 @@ class _Request:
     version: str | None
 
 
-def read_spool(path: Path) -> tuple[list[_Request], list[tuple[float, list[dict[str, Any]]]]]:
-    """The records of one spool file; a truncated last record (a killed writer) is left out."""
+Labels = list[tuple[float, list[dict[str, Any]]]]
+
+
+@dataclass
+class Spooled:
+    """The records of one spool file that could be read, and how many could not."""
+
+    requests: list[_Request]
+    feedback: Labels
+    bad: int = 0
+
+
+def read_spool(path: Path) -> Spooled:
+    """The records of one spool file; a truncated last record (a killed writer) is left out, and a record that
+    cannot be read is counted and skipped: each says its own length, so the ones after it are still found."""
     data = path.read_bytes()
-    requests: list[_Request] = []
-    feedback: list[tuple[float, list[dict[str, Any]]]] = []
+    spooled = Spooled([], [])
     header: dict[str, Any] = {"model": "", "version": None}
     at = 0
     while at + _FRAME.size <= len(data):
@@ -157,26 +187,34 @@ def read_spool(path: Path) -> tuple[list[_Request], list[tuple[float, list[dict[
             break
         body = memoryview(data)[at : at + size]
         at += size
-        if kind == _HEADER:
-            header = orjson.loads(body)
-        elif kind == _FEEDBACK:
-            when, items = orjson.loads(body)
-            feedback.append((when, items))
-        elif kind == _REQUEST:
-            latency_ms, status, when, rows, input_size, encoding, name_size = _RECORD.unpack_from(body)
-            start = _RECORD.size + name_size
-            request_id = bytes(body[_RECORD.size : start]).decode(errors="replace")
-            raw = body[start : start + input_size]
-            columns = header.get("columns")
-            if encoding == _F8 and columns:
-                inputs: pd.DataFrame | np.ndarray = np.frombuffer(raw, dtype=np.float64).reshape(rows, len(columns))
+        try:
+            if kind == _HEADER:
+                header = orjson.loads(body)
+            elif kind == _FEEDBACK:
+                when, items = orjson.loads(body)
+                spooled.feedback.append((float(when), [dict(item) for item in items]))
+            elif kind == _REQUEST:
+                spooled.requests.append(_request(body, header))
             else:
-                split = orjson.loads(raw)
-                inputs, columns = pd.DataFrame(split["data"], columns=split["columns"]), None
-            predictions = orjson.loads(body[start + input_size :])
-            model, version = header["model"], header["version"]
-            requests.append(_Request(request_id, latency_ms, status, when, rows, inputs, columns, predictions, model, version))
-    return requests, feedback
+                raise ValueError(f"unknown record kind {kind!r}")
+        except Exception:
+            spooled.bad += 1
+    return spooled
+
+
+def _request(body: memoryview, header: dict[str, Any]) -> _Request:
+    latency_ms, status, when, rows, input_size, encoding, name_size = _RECORD.unpack_from(body)
+    start = _RECORD.size + name_size
+    request_id = bytes(body[_RECORD.size : start]).decode(errors="replace")
+    raw = body[start : start + input_size]
+    columns = header.get("columns")
+    if encoding == _F8 and columns:
+        inputs: pd.DataFrame | np.ndarray = np.frombuffer(raw, dtype=np.float64).reshape(rows, len(columns))
+    else:
+        split = orjson.loads(raw)
+        inputs, columns = pd.DataFrame(split["data"], columns=split["columns"]), None
+    predictions = orjson.loads(body[start + input_size :])
+    return _Request(request_id, latency_ms, status, when, rows, inputs, columns, predictions, header["model"], header["version"])
 
 
 def requests_table(items: list[_Request]) -> pd.DataFrame:
@@ -234,6 +272,16 @@ def feedback_table(items: list[tuple[float, list[dict[str, Any]]]]) -> pd.DataFr
     )
 
 
+def _fits(table: Any, items: list[Any]) -> bool:
+    import pyarrow as pa
+
+    try:
+        pa.Table.from_pandas(table(items), preserve_index=False)
+    except Exception:
+        return False
+    return True
+
+
 def _write_segment(folder: Path, kind: str, table: Any) -> Path:
     import pyarrow.parquet as pq
 
@@ -245,7 +293,7 @@ def _write_segment(folder: Path, kind: str, table: Any) -> Path:
 
 
 def _set_aside(path: Path, why: str) -> None:
-    log.exception("request log spool file %s %s; set aside as .bad", path, why)
+    log.error("request log spool file %s %s; set aside as .bad", path, why, exc_info=sys.exc_info()[0] is not None)
     with contextlib.suppress(OSError):
         path.rename(path.with_suffix(".bad"))
 
@@ -268,8 +316,9 @@ class SpoolConverter:
         return self.convert()
 
     def convert(self) -> list[Path]:
-        """Every finished spool file into segments. A file that cannot be read or converted is set aside as
-        ``.bad`` (and logged), so that one bad record never holds back, or duplicates, the others."""
+        """Every finished spool file into segments. A record that cannot be read or converted is left out and
+        its file set aside as ``.bad`` (and logged), so that one bad record never holds back, or duplicates, the
+        others — in its file or any other."""
         self._last = time.monotonic()
         spool = self.folder / SPOOL
         files = sorted(spool.glob("*.spool"), key=lambda p: p.stat().st_mtime) if spool.is_dir() else []
@@ -287,7 +336,7 @@ class SpoolConverter:
         except OSError:  # the disk, not the data: the spool files stay for the next round
             log.exception("writing the request log failed; trying again in %s s", CONVERT_SECONDS)
             return []
-        except Exception:  # some record the tables cannot hold: convert file by file, set the bad ones aside
+        except Exception:  # some record the tables cannot hold: file by file, then record by record
             written = []
             for path, one in records.items():
                 try:
@@ -295,23 +344,39 @@ class SpoolConverter:
                 except OSError:
                     log.exception("writing the request log failed; trying again in %s s", CONVERT_SECONDS)
                 except Exception:
-                    _set_aside(path, "cannot be converted")
+                    written += self._write_apart(path, one)
             return written
 
-    def _write(self, records: dict[Path, tuple[list[_Request], list[tuple[float, list[dict[str, Any]]]]]]) -> list[Path]:
+    def _write_apart(self, path: Path, spooled: Spooled) -> list[Path]:
+        """A file some record of which the tables cannot hold: its other records are written."""
+        requests = [r for r in spooled.requests if _fits(requests_table, [r])]
+        feedback = [f for f in spooled.feedback if _fits(feedback_table, [f])]
+        bad = spooled.bad + len(spooled.requests) - len(requests) + len(spooled.feedback) - len(feedback)
+        try:
+            return self._write({path: Spooled(requests, feedback, bad)})
+        except OSError:
+            log.exception("writing the request log failed; trying again in %s s", CONVERT_SECONDS)
+        except Exception:
+            _set_aside(path, "cannot be converted")
+        return []
+
+    def _write(self, records: dict[Path, Spooled]) -> list[Path]:
         """Both tables are built before either is written, and the spool files go only after both are."""
         import pyarrow as pa
 
-        requests = [r for more, _ in records.values() for r in more]
-        feedback = [f for _, labels in records.values() for f in labels]
+        requests = [r for one in records.values() for r in one.requests]
+        feedback = [f for one in records.values() for f in one.feedback]
         tables = []
         if requests:
             tables.append(("requests", pa.Table.from_pandas(requests_table(requests), preserve_index=False)))
         if feedback:
             tables.append(("feedback", pa.Table.from_pandas(feedback_table(feedback), preserve_index=False)))
         written = [_write_segment(self.folder, kind, table) for kind, table in tables]
-        for path in records:
-            path.unlink(missing_ok=True)
+        for path, one in records.items():
+            if one.bad:  # kept for a look; what could be read of it is written
+                _set_aside(path, f"holds {one.bad} record(s) that cannot be read or converted (the others were written)")
+            else:
+                path.unlink(missing_ok=True)
         return written
 
     @staticmethod

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_magics.serving.connections import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, MAX_CONNECTIONS
+
 log = logging.getLogger("mlops.serving.server")
 READY_TIMEOUT_S = 60
 
@@ -41,6 +43,9 @@ class Options:
     state_file: Path
     control_file: Path
     max_body: int
+    header_timeout: float = HEADER_TIMEOUT_S  # seconds a request may take to send its headers
+    max_connections: int = MAX_CONNECTIONS  # per worker; one more is answered 503 and closed
+    body_timeout: float = BODY_TIMEOUT_S  # seconds a request body may pause
 
 
 @dataclass
@@ -126,6 +131,7 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metr
     import uvicorn
 
     from mlops_magics.serving.app import build_app
+    from mlops_magics.serving.connections import guarded_protocol
     from mlops_magics.serving.requestlog import RequestLog
     from mlops_magics.serving.tokens import DigestFile
 
@@ -138,9 +144,14 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metr
     request_log = RequestLog(options.requests_dir, options.log_rate, served.uri, served.version, names)
     metrics.use(slot)
     token = DigestFile(options.token_digest) if options.token_digest else None
-    app = build_app(served, token, request_log, options.max_body, metrics)
+    app = build_app(served, token, request_log, options.max_body, metrics, options.body_timeout)
     config = uvicorn.Config(
-        _closing_when_draining(app), log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=15
+        _closing_when_draining(app),
+        http=guarded_protocol(options.header_timeout, _connection_cap(options.max_connections)),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=15,
     )
     server = draining_server(config)
 
@@ -152,6 +163,15 @@ def _worker(sock: socket.socket, served: Any, options: Options, ready: int, metr
 
     threading.Thread(target=announce, daemon=True).start()
     server.run(sockets=[sock])
+
+
+def _connection_cap(wanted: int) -> int:
+    """The connections a worker may hold: as asked, but always below its file descriptor limit (a worker out of
+    descriptors cannot even accept the connection it would refuse)."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return wanted if soft == resource.RLIM_INFINITY else max(1, min(wanted, soft - 64))
 
 
 def _die_with_parent() -> None:
@@ -342,6 +362,9 @@ def main() -> None:
     parser.add_argument("--state-file", type=Path, required=True)
     parser.add_argument("--control-file", type=Path, required=True)
     parser.add_argument("--max-body", type=int, default=10 * 2**20)
+    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S, help="seconds to send the request headers")
+    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, help="connections one worker holds at most")
+    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT_S, help="seconds a request body may pause")
     # The digest, not the token: a path on argv reveals nothing, and a rotation rewrites the file in place.
     parser.add_argument("--token-digest", type=Path, help="file holding the SHA-256 of the bearer token requests need")
     args = parser.parse_args()
@@ -358,5 +381,8 @@ def main() -> None:
         state_file=args.state_file,
         control_file=args.control_file,
         max_body=args.max_body,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
+        body_timeout=args.body_timeout,
     )
     sys.exit(run(options))

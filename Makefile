@@ -31,6 +31,7 @@ setup: $(STAMP)/python $(STAMP)/js
 lint: setup
 	$(VENV)/bin/ruff check mlops_magics tests ui-tests/jupyter_server_test_config.py
 	$(VENV)/bin/ruff format --check mlops_magics tests
+	$(VENV)/bin/lint-imports --no-cache  # the layers and cycles contracts in pyproject.toml ([tool.importlinter])
 	jlpm lint:check
 
 # The panel's pure helpers (src/runs.ts, …): jest unit tests, seconds.

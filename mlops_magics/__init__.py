@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from mlops_magics._version import __version__
-except ImportError:  # running from a source tree that was never built
-    __version__ = "0.0.0+unknown"
+from mlops_magics.version import __version__
+
+__all__ = ["__version__"]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

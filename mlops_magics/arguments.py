@@ -14,6 +14,9 @@ from mlops_magics.errors import InvalidInput
 
 if TYPE_CHECKING:
     from mlops_magics.cluster import ClusterSpec
+    from mlops_magics.cluster_actions import ClusterOrder
+    from mlops_magics.serving.deploy import DeployOrder
+    from mlops_magics.train.cell import TrainOrder
 
 DEFAULT_CLUSTER = "default"
 
@@ -70,7 +73,8 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse
 
 
 def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
-    from mlops_magics.cluster import ClusterSpec, whole_number  # pydantic models: imported when a spec is made
+    from mlops_magics.cluster import ClusterSpec  # pydantic models: imported when a spec is made
+    from mlops_magics.wire import whole_number
 
     # Counts arrive as text from a command line; the spec itself takes JSON integers only.
     workers = whole_number(args.workers, "workers", 1)
@@ -87,6 +91,19 @@ def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
             raise InvalidInput(f"--kwargs is not valid JSON ({exc}); e.g. --kwargs '{{\"n_workers\": 2}}'") from None
         spec.update(kind="factory", factory=args.factory, factory_kwargs=kwargs)
     return ClusterSpec.from_flags(spec)
+
+
+def cluster_order(args: argparse.Namespace) -> ClusterOrder:
+    """``cluster [start|status|scale|stop]`` as an order for the cluster's actions (no action: list them)."""
+    from mlops_magics.cluster_actions import ClusterOrder
+    from mlops_magics.wire import whole_number
+
+    name = getattr(args, "name", DEFAULT_CLUSTER)
+    if args.action == "start":
+        return ClusterOrder("start", name, spec=cluster_spec_from_args(args))
+    if args.action == "scale":
+        return ClusterOrder("scale", name, workers=whole_number(args.workers, "workers", 1))
+    return ClusterOrder(args.action or "list", name)
 
 
 def cluster_parser(prog: str) -> Parser:
@@ -142,6 +159,36 @@ def split_names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def key_values(text: str) -> dict[str, str]:
+    """``--params k=v,k2=v2`` as a dict."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--params takes k=v pairs separated by commas (got {item!r})")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def train_order(args: argparse.Namespace) -> TrainOrder:
+    from mlops_magics.train.cell import TrainOrder
+
+    return TrainOrder(
+        experiment=args.experiment,
+        model_name=args.model_name,
+        data=args.data,
+        eval=args.eval,
+        params=key_values(args.params),
+        model_var=args.model_var,
+        metrics=tuple(split_names(args.metrics)) if args.metrics else None,
+        from_model=args.from_model,
+        search=args.search,
+        space=args.space,
+        cv=args.cv,
+        trials=args.trials,
+    )
+
+
 def add_review_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name (its 'challenger' is reviewed against 'champion')")
     parser.add_argument("--metric", help="the metric the gates judge (default: f1, or rmse for regressors)")
@@ -155,9 +202,6 @@ def review_parser(prog: str) -> Parser:
     parser.add_argument("--data", metavar="X,y", required=True, help="held-out features and target, e.g. X_test,y_test")
     parser.add_argument("--manual", action="store_true", help="do not promote on passing: show an Approve button")
     return parser
-
-
-DEPLOY_ACTIONS = ("status", "stop", "logs", "rollback", "token")
 
 
 def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,6 +225,45 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lines", type=int, default=40, help="lines of `logs` (default 40)")
     parser.add_argument("--all", action="store_true", help="with stop: stop every deployment of the workspace")
     parser.add_argument("--rotate", action="store_true", help="with token: issue a new token (the old one stops working)")
+
+
+def deploy_order(args: argparse.Namespace) -> DeployOrder:
+    """``deploy [MODEL | status [NAME] | stop NAME | logs NAME | rollback NAME | token NAME]`` as an order for the
+    serving stage: no words (and no --command or --app) asks for the status of every deployment."""
+    from mlops_magics.serving.deploy import ACTIONS, DeployOrder
+    from mlops_magics.serving.spec import DeploymentSpec, check_name, default_name
+
+    words = list(args.target)
+    if not words and not (args.command or args.app):
+        words = ["status"]
+    if args.rotate and words[:1] != ["token"]:
+        raise InvalidInput("--rotate goes with token: token NAME --rotate issues a new token for deployment NAME")
+    if words and words[0] in ACTIONS:
+        action, rest = words[0], words[1:]
+        if action == "status":
+            return DeployOrder(action, check_name(rest[0]) if rest else None)
+        if action == "stop" and args.all:
+            return DeployOrder(action, every=True)
+        if not rest:
+            raise InvalidInput(f"{action} needs the deployment's name: {action} NAME")
+        return DeployOrder(action, check_name(rest[0]), lines=args.lines, rotate=args.rotate)
+    if len(words) > 1:
+        raise InvalidInput(f"one model at a time (got {words}); e.g. %deploy cancer@champion --name cancer")
+    model = words[0] if words else None
+    spec = DeploymentSpec.from_flags(
+        {
+            "model": model,
+            "command": args.command,
+            "app": args.app,
+            "host": args.host,
+            "port": args.port,
+            "workers": args.workers,
+            "token": args.token,
+            "insecure": args.insecure,
+            "log_rate": args.log_requests,
+        }
+    )
+    return DeployOrder("deploy", check_name(args.name or default_name(model or args.app or "app")), spec=spec)
 
 
 def deploy_parser(prog: str) -> Parser:

@@ -10,18 +10,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_magics import __version__, arguments
+from mlops_magics import arguments
 from mlops_magics.errors import MLOpsError
+from mlops_magics.version import __version__
 from mlops_magics.workspace import Workspace
 
 if TYPE_CHECKING:
-    from mlops_magics.controller import Controller
+    from mlops_magics.controller.client import Controller
 
-EXIT_ERROR = 2
+# What `mlops` exits with, for scripts and cron lines that branch on it.
+EXIT_OK = 0
+EXIT_NO = 1  # the answer is no: a review refused the challenger, the controller is not running
+EXIT_ERROR = 2  # the command could not be done; the one line on stderr says why
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
-def _with_progress(label: str, work: Callable[[], Any]) -> Any:
-    """Run blocking work while a ticking line on stderr shows that it goes on."""
+def _with_progress(label: str | None, work: Callable[[], Any]) -> Any:
+    """Run blocking work while a ticking line on stderr says what it waits for; work with no label runs as it is."""
+    if label is None:
+        return work()
     from tqdm.auto import tqdm
 
     done = threading.Event()
@@ -49,7 +56,7 @@ def _controller_command(args: argparse.Namespace, controller: Controller) -> int
         info = controller.running()
         if info is None:
             print(f"controller not running (workspace {controller.workspace.home})")
-            return 1
+            return EXIT_NO
         status = controller.status()
         print(
             f"controller running: pid {status['pid']} since {status['started_at']}, "
@@ -58,28 +65,21 @@ def _controller_command(args: argparse.Namespace, controller: Controller) -> int
     else:
         pid = controller.shutdown()
         print("controller was not running" if pid is None else f"controller (pid {pid}) stopped")
-    return 0
+    return EXIT_OK
 
 
 def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
+    from mlops_magics import cluster_actions
     from mlops_magics.cluster import summarize
 
-    if args.action in (None, "status"):
-        views = controller.clusters() if args.action is None else [controller.cluster(args.name)]
-        for view in views:
-            print(summarize(view))
-        if not views:
-            print("no cluster in this workspace; start one with `mlops cluster start --workers N`")
-        return 0
-    if args.action == "start":
-        spec = arguments.cluster_spec_from_args(args)
-        view = _with_progress(f"starting {spec.describe()}", lambda: controller.start_cluster(args.name, spec.to_dict()))
-    elif args.action == "scale":
-        view = _with_progress(f"scaling to {args.workers} worker(s)", lambda: controller.scale_cluster(args.name, args.workers))
-    else:
-        view = controller.stop_cluster(args.name)
-    print(summarize(view))
-    return 0
+    order = arguments.cluster_order(args)
+    doing = cluster_actions.waits_for(order)
+    views = _with_progress(doing, lambda: cluster_actions.carry_out(controller, order))
+    for view in views:
+        print(summarize(view))
+    if not views:
+        print("no cluster in this workspace; start one with `mlops cluster start --workers N`")
+    return EXIT_OK
 
 
 def _eda_command(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -111,7 +111,7 @@ def _eda_command(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"wrote {path}")
     if result.mlflow_run:
         print(f"logged to MLflow run {result.mlflow_run}")
-    return 0
+    return EXIT_OK
 
 
 def _review_command(args: argparse.Namespace, controller: Controller) -> int:
@@ -135,26 +135,26 @@ def _review_command(args: argparse.Namespace, controller: Controller) -> int:
     for label, values in result.scores.items():
         print(f"{label}: " + ", ".join(f"{k}={v:.4f}" for k, v in values.items()))
     print(result.summary())
-    return 0 if result.passed else 1
+    return EXIT_OK if result.passed else EXIT_NO
 
 
 def _deploy_command(args: argparse.Namespace, controller: Controller) -> int:
-    from mlops_magics.serving import faces
+    from mlops_magics.serving import deploy
 
-    action, lines, view = faces.run(args, controller)
-    if action == "token" and view is not None:
+    done = deploy.carry_out(controller, arguments.deploy_order(args))
+    if done.action == "token" and done.view is not None:
         # The token alone on stdout (TOKEN=$(mlops deploy token NAME)); what is said about it on stderr.
-        for line in lines:
+        for line in done.lines:
             print(line, file=sys.stderr)
-        print(view["token"])
-        return 0
-    print("\n".join(lines))
-    return 0
+        print(done.view["token"])
+        return EXIT_OK
+    print("\n".join(done.lines))
+    return EXIT_OK
 
 
 def _workspace_command(_args: argparse.Namespace, controller: Controller) -> int:
     print(json.dumps(controller.workspace.describe(), indent=2))
-    return 0
+    return EXIT_OK
 
 
 def build_parser() -> arguments.Parser:
@@ -193,16 +193,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.run is _eda_command:  # profiling asks no controller (nor imports its HTTP client)
             code = _eda_command(args, Workspace.current())
         else:
-            from mlops_magics.controller import Controller
+            from mlops_magics.controller.client import Controller
 
             code = args.run(args, Controller(notify=lambda line: print(line, file=sys.stderr)))
     except arguments.HelpShown:
-        code = 0
+        code = EXIT_OK
     except MLOpsError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         code = EXIT_ERROR
     except KeyboardInterrupt:
-        code = 130
+        code = EXIT_INTERRUPTED
     sys.exit(code)
 
 

@@ -31,19 +31,6 @@ def check_name(name: str) -> str:
     return names.cluster_name(name)
 
 
-def whole_number(value: object, what: str, minimum: int) -> int:
-    """A count typed on a command line (text) or sent as a JSON integer; never a bool or a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {value!r})")
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {value!r})") from None
-    if number < minimum:
-        raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {number})")
-    return number
-
-
 def _memory_limit(value: str) -> str:
     text = value.strip()
     if text.lower() in ("auto", "0", "none"):

@@ -22,7 +22,7 @@ from mlops_magics.errors import MLOpsError
 from mlops_magics.workspace import Workspace
 
 if TYPE_CHECKING:
-    from mlops_magics.controller import Controller
+    from mlops_magics.controller.client import Controller
 
 MagicFunction = Callable[..., Any]
 
@@ -113,16 +113,6 @@ class ShownOnce:
         self.shown.clear()
 
 
-def _key_values(text: str) -> dict[str, str]:
-    pairs = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise MLOpsError(f"--params takes k=v pairs separated by commas (got {item!r})")
-        pairs[key.strip()] = value.strip()
-    return pairs
-
-
 def _framed(page: str, height: int = 800) -> str:
     """A whole HTML page (the ydata-profiling report) in a sandboxed frame, so its styles stay inside it."""
     return (
@@ -157,7 +147,7 @@ class MLOpsMagics(Magics):
     @functools.cached_property
     def controller(self) -> Controller:
         # Made when a magic first needs it: %load_ext stays cheap (the client imports an HTTP library).
-        from mlops_magics.controller import Controller
+        from mlops_magics.controller.client import Controller
 
         return Controller(self.workspace, notify=print)
 
@@ -184,32 +174,26 @@ class MLOpsMagics(Magics):
     @line_magic
     @_one_line_errors
     def cluster(self, line: str) -> Any:
+        from mlops_magics import cluster_actions
         from mlops_magics.cluster import summarize
 
-        args = arguments.parse(self._cluster_parser, line)
-        if args.action is None:
-            running = [c for c in self.controller.clusters() if c["status"] == "running"]
-            if not running:
+        order = arguments.cluster_order(arguments.parse(self._cluster_parser, line))
+        if order.action == "stop":
+            self._disconnect(order.name)  # this kernel's client first: it would only see its scheduler vanish
+        doing = cluster_actions.waits_for(order)
+        if doing:
+            print(f"{doing} ...", flush=True)
+        views = cluster_actions.carry_out(self.controller, order)
+        if order.action == "list":  # no action: connect this kernel to the cluster that runs
+            views = [v for v in views if v["status"] == "running"]
+            if not views:
                 print("no cluster is running in this workspace; start one with %cluster start [--workers N]")
                 return None
-            print(summarize(running[0]))
-            return self._connect(running[0])
-        if args.action == "start":
-            spec = arguments.cluster_spec_from_args(args)
-            print(f"starting {spec.describe()} ...", flush=True)
-            view = self.controller.start_cluster(args.name, spec.to_dict())
-            print(summarize(view))
-            return self._connect(view)
-        if args.action == "status":
-            display(ClusterView(self.controller.cluster(args.name)))
+        if order.action == "status":
+            display(ClusterView(views[0]))
             return None
-        if args.action == "scale":
-            view = self.controller.scale_cluster(args.name, args.workers)
-            print(summarize(view))
-            return None
-        self._disconnect(args.name)
-        print(summarize(self.controller.stop_cluster(args.name)))
-        return None
+        print(summarize(views[0]))
+        return self._connect(views[0]) if order.action in ("list", "start") else None
 
     # --- %eda ----------------------------------------------------------------------------------------
     def _data(self, text: str) -> tuple[Any, str]:
@@ -260,18 +244,10 @@ class MLOpsMagics(Magics):
     @_one_line_errors
     def train(self, line: str, cell: str | None = None) -> Any:
         from mlops_magics.train import capture
-        from mlops_magics.train.background import WRITER
-        from mlops_magics.train.metrics import check_metric
-        from mlops_magics.train.retrain import refit
-        from mlops_magics.train.run import TrainRequest, notebook_path, track
-        from mlops_magics.train.tracker import MLflowTracker
+        from mlops_magics.train.cell import train
 
-        args = arguments.parse(self._train_parser, line)
-        capture.pair_names(args.data, "--data")
-        capture.pair_names(args.eval, "--eval")
-        if args.metrics:
-            for name in arguments.split_names(args.metrics):
-                check_metric(name)
+        order = arguments.train_order(arguments.parse(self._train_parser, line))
+        order.check()  # before the cell runs: a typo costs no training
         namespace = self.shell.user_ns
         before = capture.snapshot(namespace)
         if cell is not None and cell.strip():
@@ -279,48 +255,7 @@ class MLOpsMagics(Magics):
             if not outcome.success:
                 print("mlops: the cell failed; nothing was tracked")
                 return None
-        data = capture.pair(namespace, args.data, "--data")
-        evaluation = capture.pair(namespace, args.eval, "--eval")
-        tracker = MLflowTracker(self.controller.workspace)
-        extra: dict[str, str] = {}
-        if args.from_model:
-            WRITER.flush()  # the model to refit may still be registering
-            if data is None:
-                raise MLOpsError("--from refits a registered model: give the new data with --data X,y")
-            model_var, model = "model", refit(tracker, args.from_model, *data)
-            namespace[model_var] = model
-            extra["mlops.retrained_from"] = args.from_model
-        else:
-            model_var, model = capture.find_model(namespace, before, args.model_var, fitted=args.search is None)
-        if args.search:
-            from mlops_magics.train.search import parse_space, run_search
-
-            if data is None or not args.space:
-                raise MLOpsError('--search needs --data X,y and --space "NAME=V1,V2 ..."')
-            found = run_search(model, *data, args.search, parse_space(args.space), args.cv, args.trials)
-            model = namespace[model_var] = found.best_estimator
-            if found.failures:
-                print(f"search: {len(found.failures)} fit(s) failed and scored NaN; the first: {found.failures[0]}")
-            extra["mlops.search"] = f"{args.search}: {len(found.cv_results['params'])} trials, best {found.best_params}"
-            trials = found.cv_results
-        else:
-            trials = None
-        notebook = notebook_path(namespace)
-        experiment = args.experiment or (os.path.splitext(os.path.basename(notebook))[0] if notebook else "default")
-        request = TrainRequest(
-            experiment=experiment,
-            source=cell or line,
-            model_name=args.model_name,
-            data=data,
-            eval=evaluation,
-            params=_key_values(args.params),
-            notebook=notebook,
-            model_var=model_var,
-            metric_names=tuple(arguments.split_names(args.metrics)) if args.metrics else None,
-            extra_tags=extra,
-            trials=trials,
-        )
-        track(tracker, model, request, display=display)
+        train(self.workspace, namespace, before, order, source=cell or line, display=display)
         return None
 
     # --- stages built by later releases --------------------------------------------------------------
@@ -364,21 +299,22 @@ class MLOpsMagics(Magics):
     @line_magic
     @_one_line_errors
     def deploy(self, line: str) -> Any:
-        from mlops_magics.serving import faces
+        from mlops_magics.serving import deploy
         from mlops_magics.serving.tokens import Token
         from mlops_magics.train.background import WRITER
 
-        args = arguments.parse(self._deploy_parser, line)
+        order = arguments.deploy_order(arguments.parse(self._deploy_parser, line))
         # A model registered a moment ago must be written before it is served; the controller and its serving
         # template start meanwhile. A first deployment says first what it waits for.
-        action, lines, view = faces.run(args, self.controller, wait_for=WRITER.flush)
-        if action == "deploy" and view is not None and view.get("has_token"):
-            hint = faces.token_hint(view["name"])
+        done = deploy.carry_out(self.controller, order, wait_for=WRITER.flush)
+        lines, view = done.lines, done.view
+        if done.action == "deploy" and view is not None and view.get("has_token"):
+            hint = deploy.token_hint(view["name"])
             python = f"in Python: token = %deploy token {view['name']}  (it is kept out of the cell's output)"
             lines.insert(lines.index(hint) + 1 if hint in lines else len(lines), python)
         if lines:
             print("\n".join(lines))
-        if action == "token" and view is not None:
+        if done.action == "token" and view is not None:
             # Never printed: a cell's output is saved in the notebook. A masked str: its repr hides it.
             return Token(view["token"])
         return None

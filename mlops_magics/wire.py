@@ -50,6 +50,19 @@ class WireModel(BaseModel):
         return self.model_dump()
 
 
+def whole_number(value: object, what: str, minimum: int) -> int:
+    """A count typed on a command line (text) or sent as a JSON integer; never a bool or a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {value!r})")
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {value!r})") from None
+    if number < minimum:
+        raise InvalidInput(f"{what} must be a whole number >= {minimum} (got {number})")
+    return number
+
+
 def shown(value: object) -> str:
     """A value as the sender wrote it (JSON), short: ``true``, ``"x"``, ``NaN``, ``1e+400`` becomes ``Infinity``."""
     try:

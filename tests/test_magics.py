@@ -35,6 +35,7 @@ def test_cluster_shared_by_two_kernels_and_survives_restart(kernel_factory) -> N
     assert "<a href='http://127.0.0.1:" in html
 
     scaled = second.run("%cluster scale 1")
+    assert "scaling to 1 worker(s) ...\n" in scaled.stdout, scaled.text  # said while it waits, as start is
     assert "1 worker(s)" in scaled.stdout, scaled.text
     stopped = first.run("%cluster stop")
     assert "cluster 'default' is stopped" in stopped.stdout, stopped.text

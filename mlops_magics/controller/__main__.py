@@ -14,13 +14,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mlops_magics.controller.info import ControllerInfo, read_info, remove_info, write_info
+from mlops_magics.controller.info import EXIT_LOCK_HELD, EXIT_WORKSPACE, ControllerInfo, read_info, remove_info, write_info
 from mlops_magics.controller.lock import ControllerLock
 from mlops_magics.controller.template import ServingTemplate
 from mlops_magics.workspace import Workspace
 
-EXIT_LOCK_HELD = 3
-EXIT_WORKSPACE = 4
 log = logging.getLogger("mlops.controller")
 
 
@@ -53,13 +51,13 @@ def run(workspace: Workspace) -> int:
 
     import uvicorn
 
-    from mlops_magics import __version__
     from mlops_magics.controller.api import build_app
     from mlops_magics.controller.clusters import ClusterSupervisor
     from mlops_magics.controller.deployments import DeploymentSupervisor
     from mlops_magics.controller.mlflow_ui import MlflowUi
     from mlops_magics.errors import MLOpsError
     from mlops_magics.state import Event, open_state
+    from mlops_magics.version import __version__
 
     try:
         sessions = open_state(workspace.state_db)

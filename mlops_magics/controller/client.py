@@ -13,12 +13,11 @@ from typing import Any
 
 import httpx
 
-from mlops_magics.cluster import whole_number
-from mlops_magics.controller.info import ControllerInfo, read_info
+from mlops_magics.controller.info import EXIT_LOCK_HELD, ControllerInfo, read_info
 from mlops_magics.controller.lock import ControllerLock
 from mlops_magics.errors import ControllerUnavailable, InvalidInput, MLOpsError, error_from_dict
 from mlops_magics.names import cluster_name, deployment_name, url_path
-from mlops_magics.wire import log_lines
+from mlops_magics.wire import log_lines, whole_number
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller.client")
@@ -90,8 +89,8 @@ class Controller:
             info = read_info(self.workspace.controller_info)
             if info is not None and self._answers(info):
                 return info
-            # Exit 3: another controller won the lock; keep waiting for it to answer.
-            if process is not None and process.poll() not in (None, 3):
+            # Another controller won the lock: keep waiting for that one to answer.
+            if process is not None and process.poll() not in (None, EXIT_LOCK_HELD):
                 raise ControllerUnavailable(
                     f"the controller could not start (exit {process.returncode}); "
                     f"its log {self.workspace.controller_log} ends with:\n{_log_tail(self.workspace)}"

@@ -20,6 +20,7 @@ from mlops_magics import cluster as cluster_core
 from mlops_magics.cluster import ClusterSpec
 from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
 from mlops_magics.state import ClusterRecord, Event
+from mlops_magics.wire import whole_number
 
 log = logging.getLogger("mlops.controller.clusters")
 
@@ -161,7 +162,7 @@ class ClusterSupervisor:
         self._set(name, status="running", scheduler_address=address, dashboard_link=live.client.dashboard_link)
 
     def scale(self, name: str, workers: object) -> dict[str, Any]:
-        count = cluster_core.whole_number(workers, "workers", 1)
+        count = whole_number(workers, "workers", 1)
         with self._lock:
             with self._sessions() as session:
                 record = self._record(session, name)

@@ -1,4 +1,5 @@
-"""The controller's calling card in the workspace: pid, loopback port and the token faces must present."""
+"""The controller's calling card in the workspace: pid, loopback port and the token faces must present; and the
+exit codes by which a controller that does not start says why (its starter, the client, reads them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+EXIT_LOCK_HELD = 3  # another controller holds the workspace's lock: it is the one to wait for
+EXIT_WORKSPACE = 4  # the workspace's state cannot be opened (its log says why)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from mlops_magics.serving.warmup import expected_warm_up, record_warm_up
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller.template")
@@ -28,22 +29,6 @@ ENV = "MLOPS_SERVING_TEMPLATE"
 READY_TIMEOUT_S = 20  # its imports take ~2.5 s; even a slow start beats a fresh interpreter's
 REPLY_TIMEOUT_S = 10  # a fork takes milliseconds
 RETRY_AFTER_S = 30  # after a template that failed to start, before the next try
-WARM_UP_FILE = "template.json"  # in the workspace's deployments folder: how long its last warm-up took
-DEFAULT_WARM_UP_S = 6.0  # what a first warm-up takes on a laptop, when this workspace has not measured one
-
-
-def expected_warm_up(workspace: Workspace) -> float:
-    """Seconds a warm-up of the serving template takes here: the last one measured, else a laptop's."""
-    try:
-        seconds = json.loads((workspace.deployments / WARM_UP_FILE).read_text())["seconds"]
-        return float(seconds) if isinstance(seconds, (int, float)) and 0 < seconds < 600 else DEFAULT_WARM_UP_S
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_WARM_UP_S
-
-
-def warmed_before(workspace: Workspace) -> bool:
-    """Whether a serving template ever finished warming up for this workspace."""
-    return (workspace.deployments / WARM_UP_FILE).is_file()
 
 
 class TemplateUnavailable(Exception):
@@ -108,9 +93,7 @@ class ServingTemplate:
         )
         if ready.get("missing"):
             log.info("serving template could not preload: %s", ", ".join(map(str, ready["missing"])))
-        with contextlib.suppress(OSError):
-            self.workspace.deployments.mkdir(parents=True, exist_ok=True)
-            (self.workspace.deployments / WARM_UP_FILE).write_text(json.dumps({"seconds": round(took, 2)}))
+        record_warm_up(self.workspace, took)
         return True
 
     def _start_locked(self) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from mlops_magics.eda.profile import Profile
+if TYPE_CHECKING:  # the profile shows itself through this module: it imports this one, not the reverse
+    from mlops_magics.eda.profile import Profile
 
 _CSS = """
 .mlops-eda{--fg:var(--jp-ui-font-color1,#1a1a1a);--fg2:var(--jp-ui-font-color2,#616161);

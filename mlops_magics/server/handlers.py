@@ -12,7 +12,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from mlops_magics import __version__, names
+from mlops_magics import names
 from mlops_magics.cluster import ClusterScale, ClusterSpec
 from mlops_magics.controller import Controller
 from mlops_magics.eda import store
@@ -20,6 +20,7 @@ from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
 from mlops_magics.serving.spec import DeploymentSpec
 from mlops_magics.train import records
 from mlops_magics.train.direction import HIGHER_IS_BETTER
+from mlops_magics.version import __version__
 from mlops_magics.wire import log_lines
 from mlops_magics.workspace import Workspace
 

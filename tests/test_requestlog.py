@@ -52,9 +52,10 @@ def test_sampling_and_a_truncated_spool_file(tmp_path: Path) -> None:
         log.record(f"r{n}", pd.DataFrame({"a": [float(n)]}), np.array([n]), 1.0, 200)
     log.close()
     (path,) = (tmp_path / SPOOL).glob("*.spool")
-    path.write_bytes(path.read_bytes()[:-5])  # a writer killed in the middle of its last record
+    path.write_bytes(path.read_bytes()[:-5])  # damaged after it was written: it ends inside its last record
     SpoolConverter(tmp_path).convert()
     assert _segments(tmp_path, "requests").request_id.tolist() == ["r0", "r1"]
+    assert path.with_suffix(".bad").exists()  # kept for a look; what could be read of it is in the log
 
 
 def test_string_predictions_mixed_labels_and_a_bad_file_do_not_block_the_log(tmp_path: Path) -> None:

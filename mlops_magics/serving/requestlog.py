@@ -174,19 +174,19 @@ class Spooled:
 
 
 def read_spool(path: Path) -> Spooled:
-    """The records of one spool file; a truncated last record (a killed writer) is left out, and a record that
-    cannot be read is counted and skipped: each says its own length, so the ones after it are still found."""
+    """The records of one spool file that can be read. One that cannot is counted and skipped: each says its own
+    length, so the ones after it are still found. A spool file is renamed into place whole, so one that ends
+    inside a record was damaged since: its last record is counted too."""
     data = path.read_bytes()
     spooled = Spooled([], [])
     header: dict[str, Any] = {"model": "", "version": None}
     at = 0
     while at + _FRAME.size <= len(data):
         kind, size = _FRAME.unpack_from(data, at)
-        at += _FRAME.size
-        if at + size > len(data):
+        if at + _FRAME.size + size > len(data):
             break
-        body = memoryview(data)[at : at + size]
-        at += size
+        body = memoryview(data)[at + _FRAME.size : at + _FRAME.size + size]
+        at += _FRAME.size + size
         try:
             if kind == _HEADER:
                 header = orjson.loads(body)
@@ -199,6 +199,8 @@ def read_spool(path: Path) -> Spooled:
                 raise ValueError(f"unknown record kind {kind!r}")
         except Exception:
             spooled.bad += 1
+    if at < len(data):  # it ends inside a record
+        spooled.bad += 1
     return spooled
 
 

@@ -41,7 +41,7 @@ def spearman(sample: pd.DataFrame, names: list[str], summaries: dict[str, Quanti
     return _matrix(names, PairwiseMoments.of(names, ranked).correlation())
 
 
-def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
+def level_codes(series: pd.Series) -> tuple[np.ndarray, int]:
     try:
         codes, uniques = pd.factorize(series)
     except TypeError:
@@ -71,7 +71,7 @@ def _cramer(table: np.ndarray) -> float:
 
 
 def cramers_v(sample: pd.DataFrame, names: list[str]) -> dict[str, Any] | None:
-    coded = {n: _codes(sample[n]) for n in names}
+    coded = {n: level_codes(sample[n]) for n in names}
     usable = [n for n in names if 1 < coded[n][1] <= MAX_LEVELS_FOR_CRAMERS_V]
     if len(usable) < 2:
         return None

@@ -15,21 +15,13 @@ import numpy as np
 import pandas as pd
 
 from mlops_magics.eda.content import parse_dates
-from mlops_magics.eda.correlations import MAX_LEVELS_FOR_CRAMERS_V, contingency
+from mlops_magics.eda.correlations import MAX_LEVELS_FOR_CRAMERS_V, contingency, level_codes
 
 NEARLY_UNIQUE = 0.5  # levels per sampled row above which no correction is trustworthy
 MEASURES_NOTE = (
     "η and Cramér's V are corrected for the number of levels (a column with many levels explains a target by "
     "chance); columns with about one level per row are listed apart, not ranked."
 )
-
-
-def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
-    try:
-        codes, uniques = pd.factorize(series)
-    except TypeError:
-        codes, uniques = pd.factorize(series.astype(str))
-    return codes, len(uniques)
 
 
 def _as_number(series: pd.Series, column: dict[str, Any]) -> pd.Series | None:
@@ -115,7 +107,7 @@ def _set_apart(name: str, column: dict[str, Any], levels: int, rows: int) -> str
 def relation_to_target(sample: pd.DataFrame, target: str, columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Ranked associations (strongest first) and the columns set apart, each with its reason."""
     target_numbers = _as_number(sample[target], columns[target])
-    target_codes = _codes(sample[target])
+    target_codes = level_codes(sample[target])
     ranked: list[dict[str, Any]] = []
     apart: list[dict[str, Any]] = []
     for name, column in columns.items():
@@ -128,7 +120,7 @@ def relation_to_target(sample: pd.DataFrame, target: str, columns: dict[str, dic
         elif numbers is not None:
             score, measure = _adjusted_eta(target_codes[0], numbers.to_numpy()), "correlation ratio η (adjusted)"
         else:
-            codes = _codes(sample[name])
+            codes = level_codes(sample[name])
             reason = _set_apart(name, column, codes[1], int((codes[0] >= 0).sum()))
             if reason is not None:
                 apart.append({"column": name, "reason": reason})

@@ -258,7 +258,7 @@ class MLOpsMagics(Magics):
         train(self.workspace, namespace, before, order, source=cell or line, display=display)
         return None
 
-    # --- stages built by later releases --------------------------------------------------------------
+    # --- %review -------------------------------------------------------------------------------------
 
     @line_magic
     @_one_line_errors
@@ -296,6 +296,7 @@ class MLOpsMagics(Magics):
             display(ipywidgets.VBox([button, done]))
         return result
 
+    # --- %deploy -------------------------------------------------------------------------------------
     @line_magic
     @_one_line_errors
     def deploy(self, line: str) -> Any:
@@ -319,6 +320,7 @@ class MLOpsMagics(Magics):
             return Token(view["token"])
         return None
 
+    # --- stages not built yet: registered so that their help says what they will do -----------------
     @line_magic
     def monitor(self, line: str) -> None:
         _not_built("monitor")

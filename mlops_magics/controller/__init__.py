@@ -1,4 +1,4 @@
-"""The controller: the one long-lived owner of a workspace's clusters (and, later, jobs and deployments).
+"""The controller: the one long-lived owner of a workspace's clusters, deployments and MLflow UI (jobs and monitors next).
 
 ``Controller`` is how every face reaches it; ``python -m mlops_magics.controller`` is the process itself.
 """

@@ -1,4 +1,4 @@
-"""The workspace's own records (clusters, events, profiles; jobs and deployments later) in ``state.db``."""
+"""The workspace's own records (clusters, events, profiles, deployments; jobs next) in ``state.db``."""
 
 from __future__ import annotations
 

@@ -52,27 +52,21 @@ def register_penguins(workspace: Workspace) -> None:
     assert result.error is None and result.version == "1", result.error
 
 
-def register_faulty(workspace: Workspace, folder: Path) -> None:
-    """``FAULTY_MODEL`` as ``faulty`` version 1 (MLflow's models from code: the file travels with the model)."""
-    import mlflow
+def save_faulty(folder: Path) -> Path:
+    """``FAULTY_MODEL`` saved as an MLflow model folder (served by its path; MLflow's models from code: the file
+    travels with the model). Saved, not logged: no tracking state of this process changes."""
+    import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    from mlops_magics import tracking
     from tests.test_serving_inputs import penguins
 
-    tracking.mlflow_for(workspace)
     code = folder / "faulty_model.py"
     code.write_text(FAULTY_MODEL)
     x = penguins(20)[0]
-    mlflow.set_experiment("faulty")
-    with mlflow.start_run():
-        mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(code),
-            signature=infer_signature(x, ["Adelie"] * len(x)),
-            input_example=x.head(3),
-            registered_model_name="faulty",
-        )
+    model = folder / "faulty"
+    signature = infer_signature(x, ["Adelie"] * len(x))
+    mlflow.pyfunc.save_model(path=str(model), python_model=str(code), signature=signature, input_example=x.head(3))
+    return model
 
 
 @dataclass

@@ -4,8 +4,8 @@ bodies (hypothesis); bodies cut at the limit on every route and the 413 read by 
 ``100-continue``; idle and slow connections; /metrics counting client errors as 4xx and model failures as 5xx.
 
 The property: no 5xx from anything a client sends, the server answers after every case, and a worker's memory
-stays bounded. ``MLOPS_FUZZ_EXAMPLES`` sets the number of generated cases (small in ``make test``; ``make fuzz``
-runs many more).
+stays bounded. ``MLOPS_FUZZ_SERVING_EXAMPLES`` sets the number of generated cases (1000 in ``make test``;
+``make fuzz`` runs 20000).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlops_magics.workspace import Workspace
-from tests.deployment_process import DeploymentProcess, peak_rss, register_faulty, register_penguins, start
+from tests.deployment_process import DeploymentProcess, peak_rss, register_penguins, save_faulty, start
 from tests.test_serving_inputs import BASE
 
 LIMIT = 64 * 2**10  # the deployments' body limit here: oversized cases stay cheap
 TIMEOUT = 2.0  # for request headers, and for a pause in a body
 CAP = 64  # connections per worker
-EXAMPLES = int(os.environ.get("MLOPS_FUZZ_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("MLOPS_FUZZ_SERVING_EXAMPLES", "1000"))
 COLUMNS = list(BASE)
 JSON = {"Content-Type": "application/json"}
 
@@ -205,8 +205,8 @@ def by_class(counts: Counter[str]) -> Counter[str]:
 
 
 def test_metrics_count_client_errors_as_4xx_and_model_failures_as_5xx(fuzz_workspace: Workspace, tmp_path_factory) -> None:
-    register_faulty(fuzz_workspace, tmp_path_factory.mktemp("faulty"))
-    faulty = start(fuzz_workspace, "faulty", "faulty/1", "--max-body", str(LIMIT))
+    model = save_faulty(tmp_path_factory.mktemp("faulty"))
+    faulty = start(fuzz_workspace, "faulty", str(model), "--max-body", str(LIMIT))
     try:
         good = {"dataframe_records": [BASE]}
         sent = [

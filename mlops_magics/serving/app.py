@@ -173,9 +173,9 @@ def build_app(
         return answer(error, {"X-Request-Id": request_id})
 
     async def unauthorized(request: Request) -> RequestError:
-        """A 401 said after the body is drained (as far as the linger bounds go): a client still sending it
-        would otherwise see a reset instead of the answer."""
-        closed = not await discard(request)
+        """A 401 said after the body is drained (up to the body limit: a caller without the token gets no more
+        of the server's time than one with it): a client still sending it would otherwise see a reset."""
+        closed = not await discard(request, budget=max_body)
         error = RequestError(401, "missing or wrong bearer token")
         return BodyRefused(401, error.message) if closed else error
 

@@ -52,12 +52,16 @@ async def _next(request: Request, idle: float) -> dict[str, Any] | None:
     return None if message["type"] == "http.disconnect" else message
 
 
-async def discard(request: Request, more: bool = True) -> bool:
-    """Read and throw away the rest of the body, up to the linger bounds; True when it was read to its end."""
+async def discard(request: Request, more: bool = True, budget: int = LINGER_BYTES) -> bool:
+    """Read and throw away the rest of the body, up to ``budget`` bytes and ``LINGER_SECONDS``; True when it was
+    read to its end."""
     if not more:
         return True
+    declared = _declared(request)
+    if declared is not None and declared > budget:
+        return False  # it will not be read to its end: no use starting
     deadline, thrown = time.monotonic() + LINGER_SECONDS, 0
-    while thrown <= LINGER_BYTES:
+    while thrown <= budget:
         left = deadline - time.monotonic()
         if left <= 0:
             return False
@@ -81,7 +85,7 @@ async def read_capped(request: Request, limit: int, idle: float = BODY_TIMEOUT_S
     bounds allow."""
     declared = _declared(request)
     if declared is not None and declared > limit:
-        if not _expects_continue(request) and declared <= LINGER_BYTES:
+        if not _expects_continue(request):
             await discard(request)
         raise too_large(limit)
     body = bytearray()

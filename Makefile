@@ -46,9 +46,13 @@ pytest: setup
 FUZZ_EXAMPLES ?= 200
 FUZZ_SECONDS ?= 900
 FUZZ_NAMES ?= 20000
+# The scoring server's fuzz (tests/test_serving_fuzz.py): 1000 cases in `make test`, FUZZ_SERVING here.
+FUZZ_SERVING ?= 20000
 fuzz: setup
 	MLOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MLOPS_FUZZ_SECONDS=$(FUZZ_SECONDS) MLOPS_FUZZ_NAME_EXAMPLES=$(FUZZ_NAMES) \
 	  $(PY) -m pytest -q -s -p no:cacheprovider -o timeout=0 -m harness tests/test_harness_api.py
+	MLOPS_FUZZ_SERVING_EXAMPLES=$(FUZZ_SERVING) \
+	  $(PY) -m pytest -q -s -p no:cacheprovider -o timeout=0 tests/test_serving_fuzz.py -k no_client_input
 
 ui-test: setup $(STAMP)/chromium $(STAMP)/ui-tests
 	rm -rf $(UI_HOME)

@@ -40,6 +40,16 @@ SECONDS = int(os.environ.get("MLOPS_FUZZ_SECONDS", "60"))
 # Operations whose success starts a real process (a Dask cluster, a deployment running a command, the MLflow UI):
 # only their negative space is generated, and a guard makes sure none of them is ever started by the harness.
 PROCESS_STARTING = ("PUT /mlops/api/clusters/{name}", "PUT /mlops/api/deployments/{name}", "PUT /mlops/api/mlflow-ui")
+# Operations that change state but start nothing: fuzzed in full (on a throwaway workspace, where the names they
+# are given do not exist or are the harness's own). A new PUT/PATCH/POST/DELETE must join one of the two lists
+# before it is fuzzed: a test refuses to run schemathesis over an operation nobody has looked at.
+FUZZED_CHANGES = (
+    "PATCH /mlops/api/clusters/{name}",
+    "DELETE /mlops/api/clusters/{name}",
+    "DELETE /mlops/api/deployments/{name}",
+    "POST /mlops/api/deployments/{name}/rollback",
+    "POST /mlops/api/deployments/{name}/token",
+)
 
 
 def operations() -> list[str]:

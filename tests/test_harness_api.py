@@ -24,6 +24,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+pytest.importorskip("schemathesis", reason="schemathesis 4 needs Python 3.11 or later")
+
+import tomllib  # 3.11+, as schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +35,7 @@ from mlops_magics.controller import Controller
 from mlops_magics.controller.info import read_info
 from tests.api_harness import (
     EXAMPLES,
+    FUZZED_CHANGES,
     HTTP_METHODS,
     PROCESS_STARTING,
     REPO,
@@ -48,6 +53,7 @@ from tests.api_harness import (
     served_jupyter,
     settled,
 )
+from tests.schemathesis_hooks import GUARDED, NEVER_SENT
 
 pytestmark = pytest.mark.harness
 
@@ -135,7 +141,23 @@ def _schemathesis(served: Served, tmp_path: Path) -> tuple[subprocess.CompletedP
     return run, json.loads(reports[-1].read_text()), guarded
 
 
+def _unclassified_changes() -> set[str]:
+    changing = {op for op in operations() if not op.startswith("GET ")}
+    return changing - set(PROCESS_STARTING) - set(FUZZED_CHANGES)
+
+
+def test_every_operation_that_changes_state_is_classified_before_it_is_fuzzed() -> None:
+    assert _unclassified_changes() == set(), "add them to PROCESS_STARTING or FUZZED_CHANGES in tests/api_harness.py"
+    config = tomllib.loads((REPO / "tests" / "schemathesis.toml").read_text())
+    negative_only = {name for op in config["operations"] if op.get("generation", {}).get("mode") == "negative"
+                     for name in op["include-name"]}  # fmt: skip
+    left_out = {op["include-name"] for op in config["operations"] if op.get("enabled") is False}
+    assert negative_only | left_out == set(PROCESS_STARTING)
+    assert set(GUARDED) | NEVER_SENT == set(PROCESS_STARTING)
+
+
 def test_schemathesis_over_the_whole_spec(served: Served, tmp_path: Path) -> None:
+    assert _unclassified_changes() == set()  # never fuzz an operation that might start something
     seeded = seed_workspace(served.workspace)
     started = time.monotonic()
     run, report, guarded = _schemathesis(served, tmp_path)
@@ -201,11 +223,15 @@ def test_hostile_names_are_refused_on_every_named_route(served: Served, tmp_path
     def probe(face: str, data: st.DataObject, method: str, name: HostileName) -> None:
         route = data.draw(st.sampled_from(routes if face == "rest" else controller_routes))
         assume(refused_by_pattern(name, route.parameter.pattern))
+        sent[face] += 1
         if face == "rest":
             _probe_rest(served, route, method, name)
         else:
             _probe_controller(info.url, info.token, route, method, name)
 
+    sent, started = {"rest": 0, "controller": 0}, time.monotonic()
     probe()
+    print(f"\nhostile names: {sent['rest']} requests to the REST face, {sent['controller']} to the controller API, "
+          f"over {len(routes)} routes, in {time.monotonic() - started:.0f} s")  # fmt: skip
     made = sorted(listing(tmp_path) - before)
     assert made == [], made[:20]

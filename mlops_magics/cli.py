@@ -115,18 +115,13 @@ def _eda_command(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def _review_command(args: argparse.Namespace, controller: Controller) -> int:
-    from mlops_magics.eda.sources import open_source
+    from mlops_magics.review.data import held_out
     from mlops_magics.review.run import review
 
-    source = open_source(args.data)
-    frame = source.whole()
-    if args.target not in frame.columns:
-        raise MLOpsError(f"--target {args.target!r} is not a column of {args.data}; columns are {list(frame.columns)}")
     result = review(
         controller.workspace,
         args.model,
-        frame.drop(columns=[args.target]),
-        frame[args.target],
+        *held_out(args.data, args.target),
         metric=args.metric,
         minimum=args.minimum,
         min_improvement=args.min_improvement,

@@ -146,3 +146,16 @@ def test_train_words_become_an_order_checked_before_the_cell_runs() -> None:
     assert experiment_name(None, "work/churn.ipynb") == "churn"
     assert experiment_name("mine", "work/churn.ipynb") == "mine"
     assert experiment_name(None, None) == "default"
+
+
+def test_held_out_data_for_mlops_review_is_split_by_the_review_stage(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from mlops_magics.review.data import held_out
+
+    path = tmp_path / "held_out.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "label": [0, 1]}).to_csv(path, index=False)
+    x, y = held_out(str(path), "label")
+    assert list(x.columns) == ["a"] and list(y) == [0, 1]
+    with pytest.raises(InvalidInput, match=r"--target 'y' is not a column of .*held_out.csv; columns are \['a', 'label'\]"):
+        held_out(str(path), "y")

@@ -351,7 +351,7 @@ def test_no_client_input_gets_a_5xx(penguins: DeploymentProcess) -> None:
     grown = worker.memory_info().rss - rss_before
     print(
         f"\nfuzz: {sum(seen.values())} cases in {elapsed:.1f} s; statuses {dict(sorted(seen.items()))}; worker RSS "
-        f"{rss_before / 2**20:.0f} -> {worker.memory_info().rss / 2**20:.0f} MB"
+        f"{rss_before / 2**20:.0f} -> {worker.memory_info().rss / 2**20:.0f} MB (peak {peak_rss(worker) / 2**20:.0f} MB)"
     )
     assert grown < 64 * 2**20, f"the worker grew by {grown / 2**20:.0f} MB"
     counted = by_class(statuses(penguins)) - by_class(before_counts)

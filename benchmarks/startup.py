@@ -5,6 +5,8 @@ Usage::
 
     .venv/bin/python benchmarks/startup.py                      # 7 runs each (ydata: 2), median
     .venv/bin/python benchmarks/startup.py --repeat 3 --ydata-repeat 1 --wait-idle 30
+    git archive REV mlops_magics | tar -x -C /tmp/before    # then, beside the code of REV:
+    .venv/bin/python benchmarks/startup.py --before /tmp/before --skip-ydata
 
 Every run is a fresh ``python`` process timed from outside (``subprocess.run``, wall clock): interpreter start,
 imports, reading the file, the work, writing the result, exit. Runs of the tools are interleaved (A B C, A B C, ...)
@@ -70,11 +72,14 @@ TOOLS = {
     "ours": "mlops eda data.parquet (profile + HTML report + JSON saved)",
     "pandas": "python: read_parquet + describe + quantile + corr + nunique",
     "ydata-min": "python: read_parquet + ydata-profiling minimal=True to_file(html)",
+    "load_ext-before": "the same %load_ext process, code of --before",
+    "ours-before": "the same mlops eda process, code of --before",
 }
 
 
 def command(tool: str, data: Path, scratch: Path) -> list[str]:
     python = sys.executable
+    tool = tool.removesuffix("-before")
     if tool == "ipython":
         return [python, "-c", SHELL]
     if tool == "load_ext":
@@ -86,12 +91,14 @@ def command(tool: str, data: Path, scratch: Path) -> list[str]:
     return [python, "-c", YDATA, str(data), str(scratch / "ydata.html")]
 
 
-def run_once(tool: str, data: Path, scratch: Path, max_wait: float) -> dict[str, float]:
+def run_once(tool: str, data: Path, scratch: Path, max_wait: float, before: Path | None) -> dict[str, float]:
     """One fresh process: wall seconds, its CPU seconds, other work's cores meanwhile, and what it printed."""
     eda_bench.wait_idle(max_wait)
     workspace = scratch / f"workspace-{time.monotonic_ns()}"  # a fresh workspace each run, as a first use
     env = {**os.environ, "MLOPS_HOME": str(workspace), "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    if tool.endswith("-before") and before is not None:
+        env["PYTHONPATH"] = str(before)  # its mlops_magics ahead of the installed one
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy, started = eda_bench._busy_seconds(), time.perf_counter()
     done = subprocess.run(command(tool, data, scratch), capture_output=True, text=True, env=env, cwd=scratch)
@@ -101,27 +108,31 @@ def run_once(tool: str, data: Path, scratch: Path, max_wait: float) -> dict[str,
         raise RuntimeError(f"{tool} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     result = {"wall": wall, "cpu": cpu, "other_load": max(0.0, (busy - cpu) / wall) if wall > 0 else 0.0}
-    if tool == "load_ext":
+    if tool.startswith("load_ext"):
         result["inside"] = float(done.stdout.strip().splitlines()[-1])
-    if tool == "ours":
+    if tool.startswith("ours"):
         assert "1,000,000 rows x 20 columns" in done.stdout, done.stdout
     return result
 
 
-def measure(data: Path, repeat: int, ydata_repeat: int, max_wait: float, skip_ydata: bool) -> dict[str, list[dict]]:
+def measure(
+    data: Path, repeat: int, ydata_repeat: int, max_wait: float, skip_ydata: bool, before: Path | None
+) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {tool: [] for tool in TOOLS}
     with tempfile.TemporaryDirectory(prefix="mlops-startup-") as folder:
         scratch = Path(folder)
         for round_ in range(repeat):
             tools = ["ipython", "load_ext", "ours", "pandas"]
+            if before is not None:
+                tools += ["load_ext-before", "ours-before"]
             if not skip_ydata and round_ < ydata_repeat:
                 tools.append("ydata-min")
             for tool in tools:
-                result = run_once(tool, data, scratch, max_wait)
+                result = run_once(tool, data, scratch, max_wait, before)
                 results[tool].append(result)
                 inside = f" (load_ext itself {result['inside']:.3f} s)" if "inside" in result else ""
                 print(
-                    f"  round {round_ + 1}: {tool:<9} {result['wall']:6.2f} s wall, {result['cpu']:6.2f} s CPU, "
+                    f"  round {round_ + 1}: {tool:<15} {result['wall']:6.2f} s wall, {result['cpu']:6.2f} s CPU, "
                     f"other load {result['other_load']:.2f} cores{inside}",
                     flush=True,
                 )
@@ -161,8 +172,16 @@ def report(results: dict[str, list[dict]]) -> str:
         f"| whole process with `load_ext` (median) | {median(results['load_ext']):.2f} s | | |",
         f"| ydata-min / `mlops eda` (whole processes, medians) | {ydata / ours:.1f}x | >= 10x | "
         f"{_verdict(ydata / ours >= 10, bool(results['ydata-min']))} |",
-        f"| `mlops eda` / pandas script (whole processes, medians) | {ours / pandas:.2f} | <= 1.00 | {_verdict(ours <= pandas)} |",
+        f"| `mlops eda` / pandas script (whole processes, medians) | {ours / pandas:.2f} | <= 1.00 | "
+        f"{_verdict(ours <= pandas)} |",
     ]
+    if results["ours-before"]:
+        inside_before = statistics.median(r["inside"] for r in results["load_ext-before"])
+        now, eda_before = statistics.median(inside), median(results["ours-before"])
+        lines += [
+            f"| `load_ext` call itself, --before -> now (medians) | {inside_before:.3f} s -> {now:.3f} s | | |",
+            f"| `mlops eda` whole process, --before -> now (medians) | {eda_before:.2f} s -> {ours:.2f} s | | |",
+        ]
     return "\n".join(lines)
 
 
@@ -174,12 +193,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--wait-idle", type=float, default=120, help="seconds to wait at most for an idle machine per run")
     parser.add_argument("--json", type=Path, help="also write every run here")
+    parser.add_argument("--before", type=Path, help="a folder holding an earlier mlops_magics/, measured beside this one")
     args = parser.parse_args(argv)
 
     print(eda_bench.environment(), flush=True)
     data = eda_bench.ensure_parquet("1m", args.seed)
     print(f"data: {data.relative_to(REPO)} (1,000,000 rows x 20 columns, seed {args.seed})", flush=True)
-    results = measure(data, args.repeat, args.ydata_repeat, args.wait_idle, args.skip_ydata)
+    before = args.before.resolve() if args.before else None
+    if before is not None and not (before / "mlops_magics" / "__init__.py").exists():
+        parser.error(f"--before {before}: no mlops_magics/ package in it")
+    results = measure(data, args.repeat, args.ydata_repeat, args.wait_idle, args.skip_ydata, before)
     print()
     print(report(results))
     if args.json:

@@ -160,9 +160,8 @@ def test_a_connected_cluster_reads_the_files(tmp_path: Path) -> None:
         on_cluster = profile(str(path), sample_rows=SAMPLE, progress=False)
     assert on_cluster.data["engine"]["where"] == "dask cluster"
     local = profile(str(path), sample_rows=SAMPLE, progress=False)
-    for name, column in local.columns.items():
-        for key in ("count", "missing", "distinct", "mean", "std", "min", "max"):
-            assert on_cluster.column(name).get(key) == approx(column.get(key)), (name, key)
+    on_cluster.data["engine"]["where"] = "local threads"  # chunks sample alike there: the same profile
+    assert comparable(on_cluster) == approx(comparable(local))
 
 
 def test_cramers_v_is_scipys() -> None:

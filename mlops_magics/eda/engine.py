@@ -12,22 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_magics.eda.columns import plan
-from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunked_stats, partition_stats
+from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunk_quota, chunked_stats, partition_stats
 from mlops_magics.eda.profile import Profile, build
 from mlops_magics.eda.sources import Source, guessed_wrong, open_source
 from mlops_magics.errors import InvalidInput
 
 SAMPLE_ROWS = 100_000
 
-Piece = tuple[Any, float]  # a chunk of a partition's rows, and the share of the partition it completes
+Piece = tuple[Any, int]  # a chunk of a partition's rows, and how many chunks the partition has
 Partition = Callable[[], Iterator[Piece]]  # called on a pool thread: reads the partition as it is iterated
 Update = tuple[int, list[PartitionStats], float]  # a chunk's place in the data, its statistics, its share
+ChunkStats = Callable[[Any, int, int], PartitionStats]  # (chunk, place, chunks in its partition) -> statistics
 
 
 def _slices(frame: Any) -> Iterator[Piece]:
     starts = range(0, len(frame), CHUNK_ROWS) or range(1)
     for start in starts:
-        yield frame.iloc[start : start + CHUNK_ROWS], 1 / len(starts)
+        yield frame.iloc[start : start + CHUNK_ROWS], len(starts)
 
 
 def _computed(partition: Any) -> Iterator[Piece]:
@@ -42,7 +43,7 @@ class _Reading:
     busy: bool = False  # a thread is reading its next chunk
 
 
-def _local(partitions: list[Partition], stats: Callable[[Any, int], PartitionStats]) -> Iterator[Update]:
+def _local(partitions: list[Partition], stats: ChunkStats) -> Iterator[Update]:
     """Partitions read chunk by chunk, each chunk profiled on a local thread as soon as it is read.
 
     Partitions are read one after another (two at a time on machines with more than two cores), and a chunk is
@@ -60,7 +61,7 @@ def _local(partitions: list[Partition], stats: Callable[[Any, int], PartitionSta
         waiting = list(enumerate(partitions))
         reading: list[_Reading] = []
         reads: dict[Future[Any], _Reading] = {}
-        jobs: dict[Future[Any], tuple[int, float]] = {}  # statistics of a chunk -> (its place, its share)
+        jobs: dict[Future[Any], tuple[int, int]] = {}  # statistics of a chunk -> (its place, its partition's chunks)
 
         def feed() -> None:
             while waiting and len(reading) < readers:
@@ -85,10 +86,10 @@ def _local(partitions: list[Partition], stats: Callable[[Any, int], PartitionSta
                         continue
                     place = partition.index * 1000 + partition.number
                     partition.number += 1
-                    jobs[pool.submit(stats, piece[0], place)] = (place, piece[1])
+                    jobs[pool.submit(stats, piece[0], place, piece[1])] = (place, piece[1])
                 else:
-                    place, share = jobs.pop(future)
-                    yield place, [future.result()], share
+                    place, count = jobs.pop(future)
+                    yield place, [future.result()], 1 / count
             feed()
 
 
@@ -166,29 +167,28 @@ def _profile(
     if client is not None:
         source = source.on_dask()  # files are read by the cluster's workers
 
-    def chunk_stats(chunk: Any, number: int) -> PartitionStats:
-        return partition_stats(chunk, kinds, per_chunk, seed + number)
+    def chunk_stats(chunk: Any, place: int, chunks: int) -> PartitionStats:
+        # Each chunk keeps its share of its partition's sample rows, as chunked_stats does on a cluster.
+        return partition_stats(chunk, kinds, chunk_quota(per_partition, chunks), seed + place)
 
     results: Iterator[Update]
     if source.pandas is not None:
         frame = source.pandas
-        per_chunk = max(1_000, int(1.5 * sample_rows * CHUNK_ROWS / max(len(frame), 1)) + 1)
         results = _local([lambda: _slices(frame)], chunk_stats)
         total = 1
     elif source.files is not None:
         files = source.files
-        per_chunk = per_partition
         total = len(files.paths)
         results = _local([lambda i=i: files.chunks(i, CHUNK_ROWS) for i in range(total)], chunk_stats)
     else:
-        per_chunk = per_partition
         delayed_parts = source.dask.to_delayed()
         total = len(delayed_parts)
         if client is not None:
             import dask
 
             task = dask.delayed(chunked_stats, pure=True)
-            results = _on_cluster(client, [task(p, kinds, per_partition, seed + i) for i, p in enumerate(delayed_parts)])
+            tasks = [task(p, kinds, per_partition, seed + i * 1000, CHUNK_ROWS) for i, p in enumerate(delayed_parts)]
+            results = _on_cluster(client, tasks)
         else:
             results = _local([lambda p=p: _computed(p) for p in delayed_parts], chunk_stats)
     placed: list[tuple[int, list[PartitionStats]]] = []

@@ -227,13 +227,19 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
     )
 
 
-def chunked_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: int, seed: int) -> list[PartitionStats]:
-    """A partition in row chunks: bounded temporaries, and faster (the chunks' matrices stay in cache)."""
-    if len(frame) <= CHUNK_ROWS:
-        return [partition_stats(frame, kinds, sample_rows, seed)]
-    starts = range(0, len(frame), CHUNK_ROWS)
-    share = max(1, -(-sample_rows // len(starts)))
-    return [partition_stats(frame.iloc[s : s + CHUNK_ROWS], kinds, share, seed + i) for i, s in enumerate(starts)]
+def chunk_quota(sample_rows: int, chunks: int) -> int:
+    """Sample rows each chunk of a partition keeps: the partition's ``sample_rows`` split over its chunks."""
+    return max(1, -(-sample_rows // max(chunks, 1)))
+
+
+def chunked_stats(
+    frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: int, seed: int, rows: int = CHUNK_ROWS
+) -> list[PartitionStats]:
+    """A partition in chunks of ``rows`` rows: bounded temporaries, and faster (the chunks' matrices stay in
+    cache). Chunk ``i`` samples with ``seed + i``, as the local threads do, so a cluster gives the same profile."""
+    starts = range(0, len(frame), rows) or range(1)
+    share = chunk_quota(sample_rows, len(starts))
+    return [partition_stats(frame.iloc[s : s + rows], kinds, share, seed + i) for i, s in enumerate(starts)]
 
 
 def _memory(frame: pd.DataFrame, sample: pd.DataFrame) -> int:

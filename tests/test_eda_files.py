@@ -184,3 +184,12 @@ def test_mlops_eda_on_a_local_file_imports_no_dask_or_scipy_stats(tmp_path: Path
     assert f"{ROWS:,} rows x 9 columns" in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert sorted(imported & set(UNUSED)) == []
+
+
+def test_profiling_puts_numpys_huge_page_advice_back() -> None:
+    from numpy._core.multiarray import _set_madvise_hugepage  # the pass turns it off: faults cost less
+
+    for advised in (True, False):
+        _set_madvise_hugepage(advised)
+        profile(frame(), progress=False)
+        assert _set_madvise_hugepage(True) is advised

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,27 @@ def _local(partitions: list[Partition], stats: ChunkStats) -> Iterator[Update]:
             feed()
 
 
+@contextmanager
+def _small_pages() -> Iterator[None]:
+    """NumPy's arrays without the huge-page advice while data is profiled.
+
+    Each chunk allocates and frees tens of MB of temporaries; where the kernel defragments memory for advised
+    huge pages at fault time (transparent huge pages, defrag "madvise"), those faults cost more than the pages
+    save: ~0.3 s of system time in a 1M-row profile on 2 cores. Plain pages fault cheaply. The advice is put back
+    afterwards (a process-wide setting).
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # another NumPy: nothing to change
+        yield
+        return
+    advised = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(advised)
+
+
 def _release_arrow_memory() -> None:
     """Hand the memory Arrow cached for a read partition back to the system before the next one is read."""
     try:
@@ -125,6 +147,20 @@ def profile(
     progress: bool = True,
 ) -> Profile:
     """Profile ``data`` (see ``sources.ACCEPTED``); ``sample`` profiles a uniform sample of that many rows."""
+    with _small_pages():
+        return _profile_or_retry(data, name, title, target, sample, sample_rows, seed, progress)
+
+
+def _profile_or_retry(
+    data: Any,
+    name: str | None,
+    title: str | None,
+    target: str | None,
+    sample: int | None,
+    sample_rows: int,
+    seed: int,
+    progress: bool,
+) -> Profile:
     opened = open_source(data, name)
     try:
         return _profile(opened, title, target, sample, sample_rows, seed, progress)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import logging
 import os
 import queue
@@ -197,6 +198,8 @@ def _finish_at_exit() -> None:
 
 
 # Run before the interpreter stops its thread pools (MLflow's uploads need them): threading's exit hooks run
-# first, newest first; plain atexit would be too late.
+# first, newest first; plain atexit would be too late. The thread pools' own hook is registered when their
+# module is first imported, so it is imported here first: ours is then the newer one and runs before it.
+importlib.import_module("concurrent.futures.thread")
 _register = getattr(threading, "_register_atexit", atexit.register)
 _register(_finish_at_exit)

@@ -14,8 +14,9 @@ import {
   ProxyUnavailableError,
   ScoringClient
 } from '../scoring';
-import { EmptyState, Section } from './Section';
-import { usePoll } from './usePoll';
+import { listBadge, Polled } from './Polled';
+import { Section } from './Section';
+import { usePolled } from './usePolled';
 import { message, count } from '../format';
 
 export interface IDeploymentsSectionProps {
@@ -460,61 +461,46 @@ function DeploymentItem(props: {
 
 export function DeploymentsSection(props: IDeploymentsSectionProps): JSX.Element {
   const { api, pollInterval } = props;
-  const [deployments, setDeployments] = useState<IDeployment[]>([]);
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const deployments = usePolled(
+    'mlops:deployments',
+    pollInterval,
+    () => api.deployments(),
+    [api],
+    'The deployments could not be listed'
+  );
   const scoring = useRef(new ScoringClient(api.serverSettings));
 
   useEffect(() => {
     scoring.current = new ScoringClient(api.serverSettings);
   }, [api]);
-  const poll = usePoll('mlops:deployments', pollInterval, async () => {
-    try {
-      setDeployments(await api.deployments());
-      setError(null);
-      setLoaded(true);
-    } catch (e) {
-      setError(`The deployments could not be listed: ${message(e)}`);
-      throw e;
-    }
-  }, [api]);
 
-  const refresh = (): void => {
-    void poll.current?.refresh();
-  };
-
-  const down = deployments.filter(d => d.status === 'failed' || d.status === 'unhealthy').length;
-  const badge = loaded
-    ? deployments.length
-      ? `${count(deployments.length, 'deployment')}${down ? ` · ${down} down` : ''}`
-      : 'none'
-    : '…';
+  const down = deployments.data?.filter(d => d.status === 'failed' || d.status === 'unhealthy').length;
+  const badge = listBadge(deployments.data, 'deployment') + (down ? ` · ${down} down` : '');
 
   return (
     <Section title="Deployments" badge={badge} initiallyOpen={false}>
-      {error ? (
-        <div className="mlops-Error" role="alert">
-          {error}
-        </div>
-      ) : null}
-      {loaded && deployments.length === 0 ? (
-        <EmptyState>
-          No deployments: run <code>%deploy MODEL</code> in a notebook.
-        </EmptyState>
-      ) : null}
-      {deployments.length ? (
-        <ul className="mlops-DeploymentList" aria-label="Deployments">
-          {deployments.map(deployment => (
-            <DeploymentItem
-              key={deployment.name}
-              deployment={deployment}
-              api={api}
-              scoring={scoring.current}
-              refresh={refresh}
-            />
-          ))}
-        </ul>
-      ) : null}
+      <Polled
+        polled={deployments}
+        empty={
+          <>
+            No deployments: run <code>%deploy MODEL</code> in a notebook.
+          </>
+        }
+      >
+        {list => (
+          <ul className="mlops-DeploymentList" aria-label="Deployments">
+            {list.map(deployment => (
+              <DeploymentItem
+                key={deployment.name}
+                deployment={deployment}
+                api={api}
+                scoring={scoring.current}
+                refresh={deployments.refresh}
+              />
+            ))}
+          </ul>
+        )}
+      </Polled>
     </Section>
   );
 }

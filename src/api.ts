@@ -83,7 +83,8 @@ export interface IRun {
   start_time: number;
   /** Epoch milliseconds; null while the run is not finished. */
   end_time: number | null;
-  metrics: Record<string, number>;
+  /** A metric logged as NaN or an infinity is null: JSON has no such numbers. */
+  metrics: Record<string, number | null>;
   params: Record<string, string>;
   /** The fitted model's module.Class ('' when the run was not made by %%train). */
   model_class: string;

@@ -23,8 +23,11 @@ export function metricLabel(name: string): string {
   return name.replace(/_/g, ' ');
 }
 
+/** A run's value of a metric: undefined when it has none, null when it logged NaN or an infinity. */
+type Metric = number | null | undefined;
+
 /** A metric value that can be compared: missing, null (NaN on the wire) and NaN cannot. */
-function present(value: number | null | undefined): value is number {
+function present(value: Metric): value is number {
   return value !== undefined && value !== null && !Number.isNaN(value);
 }
 
@@ -164,7 +167,7 @@ export function bestValues(rows: IRunRow[], columns: string[], higher: HigherIsB
 
 /** The params and metrics whose values differ between two runs, and how many are the same. */
 export interface IDifferences {
-  metrics: [string, number | undefined, number | undefined][];
+  metrics: [string, Metric, Metric][];
   params: [string, string | undefined, string | undefined][];
   sameMetrics: number;
   sameParams: number;
@@ -176,10 +179,10 @@ export function differences(a: IRun, b: IRun): IDifferences {
   const metricNames = names(a.metrics, b.metrics);
   const paramNames = names(a.params, b.params);
   // Two NaNs (null on the wire) are the same: neither run has a value.
-  const same = (x: number | undefined, y: number | undefined): boolean => x === y || (!present(x) && !present(y));
+  const same = (x: Metric, y: Metric): boolean => x === y || (!present(x) && !present(y));
   const metrics = metricNames
     .filter(name => !same(a.metrics[name], b.metrics[name]))
-    .map(name => [name, a.metrics[name], b.metrics[name]] as [string, number | undefined, number | undefined]);
+    .map(name => [name, a.metrics[name], b.metrics[name]] as [string, Metric, Metric]);
   const params = paramNames
     .filter(name => a.params[name] !== b.params[name])
     .map(name => [name, a.params[name], b.params[name]] as [string, string | undefined, string | undefined]);
@@ -194,8 +197,8 @@ export function differences(a: IRun, b: IRun): IDifferences {
 /** Which of two values of a metric is better, in its direction: null when one is missing or they are equal. */
 export function betterOf(
   name: string,
-  x: number | null | undefined,
-  y: number | null | undefined,
+  x: Metric,
+  y: Metric,
   higher: HigherIsBetter
 ): 'a' | 'b' | null {
   if (!present(x) || !present(y) || x === y) {
@@ -205,7 +208,7 @@ export function betterOf(
 }
 
 /** Enough digits to compare runs at a glance; the cell's title has the full value. */
-export function formatMetric(value: number | null | undefined): string {
+export function formatMetric(value: Metric): string {
   if (!present(value)) {
     return '–';
   }

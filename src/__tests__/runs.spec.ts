@@ -31,7 +31,7 @@ function run(id: string, metrics: Record<string, number | null> = {}, extra: Par
     start_time: started,
     end_time: started + 500,
     // The wire sends NaN as null: the helpers must take it.
-    metrics: metrics as Record<string, number>,
+    metrics,
     params: {},
     model_class: '',
     parent: null,

@@ -94,6 +94,17 @@ function RunHeading(props: { run: IRun }): JSX.Element {
   );
 }
 
+/** The heading row above the metrics, or the params, that differ. */
+function GroupHeading(props: { label: string }): JSX.Element {
+  return (
+    <tr className="mlops-Compare-group">
+      <th colSpan={3} scope="rowgroup">
+        {props.label}
+      </th>
+    </tr>
+  );
+}
+
 /** The metrics and params that differ between two runs, side by side; the better value of each metric in bold. */
 function Differences(props: { a: IRun; b: IRun; diff: IDifferences; higher: HigherIsBetter }): JSX.Element {
   const { a, b, diff, higher } = props;
@@ -113,13 +124,7 @@ function Differences(props: { a: IRun; b: IRun; diff: IDifferences; higher: High
           </tr>
         </thead>
         <tbody>
-          {diff.metrics.length ? (
-            <tr className="mlops-Compare-group">
-              <th colSpan={3} scope="rowgroup">
-                Metrics
-              </th>
-            </tr>
-          ) : null}
+          {diff.metrics.length ? <GroupHeading label="Metrics" /> : null}
           {diff.metrics.map(([name, x, y]) => {
             const better = betterOf(name, x, y, higher);
             return (
@@ -136,13 +141,7 @@ function Differences(props: { a: IRun; b: IRun; diff: IDifferences; higher: High
               </tr>
             );
           })}
-          {diff.params.length ? (
-            <tr className="mlops-Compare-group">
-              <th colSpan={3} scope="rowgroup">
-                Params
-              </th>
-            </tr>
-          ) : null}
+          {diff.params.length ? <GroupHeading label="Params" /> : null}
           {diff.params.map(([name, x, y]) => (
             <tr key={`p-${name}`} data-param={name}>
               <th scope="row" title={name}>

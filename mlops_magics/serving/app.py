@@ -30,7 +30,6 @@ from mlops_magics.serving.tokens import DigestFile
 
 log = logging.getLogger("mlops.serving")
 DEFAULT_MAX_BODY = 10 * 2**20
-OPEN_PATHS = {"/ping", "/health", "/docs", "/openapi.json"}
 
 
 @dataclass
@@ -158,10 +157,9 @@ def build_app(
     started = time.time()
 
     def authorized(request: Request) -> bool:
-        # ``token`` checks the bearer token against its digest: this process never holds the token itself.
-        if token is None or request.url.path in OPEN_PATHS:
-            return True
-        return token.accepts(request.headers.get("authorization", ""))
+        # ``token`` checks the bearer token against its digest: this process never holds the token itself. Only the
+        # guarded routes ask (/ping, /health, /version, /docs and /openapi.json are open: they never call this).
+        return token is None or token.accepts(request.headers.get("authorization", ""))
 
     def answer(error: RequestError, headers: dict[str, str] | None = None) -> Response:
         if isinstance(error, BodyRefused):  # the body was not (all) read: this connection is done

@@ -88,7 +88,9 @@ async def read_capped(request: Request, limit: int, idle: float = BODY_TIMEOUT_S
         if not _expects_continue(request):
             await discard(request)
         raise too_large(limit)
-    body = bytearray()
+    # The chunks as they came, joined once at the end: a body that came in one chunk (most) is never copied.
+    chunks: list[bytes] = []
+    size = 0
     while True:
         try:
             message = await _next(request, idle)
@@ -96,11 +98,13 @@ async def read_capped(request: Request, limit: int, idle: float = BODY_TIMEOUT_S
             raise BodyRefused(408, f"the body stalled: nothing came for {idle:g} s") from None
         if message is None:
             raise ClientGone
-        body += message.get("body", b"")
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         more = bool(message.get("more_body", False))
-        if len(body) > limit:
-            del body[:]  # what was read so far goes at once; the rest is read in chunks and dropped
+        if size > limit:
+            chunks.clear()  # what was read so far goes at once; the rest is read in chunks and dropped
             await discard(request, more)
             raise too_large(limit)
         if not more:
-            return bytes(body)
+            return b"".join(chunks)

@@ -48,7 +48,15 @@ def _with_progress(label: str | None, work: Callable[[], Any]) -> Any:
         bar.close()
 
 
-def _controller_command(args: argparse.Namespace, controller: Controller) -> int:
+def _controller(workspace: Workspace) -> Controller:
+    # Made by the commands that talk to the controller only: its client imports an HTTP library.
+    from mlops_magics.controller.client import Controller
+
+    return Controller(workspace, notify=lambda line: print(line, file=sys.stderr))
+
+
+def _controller_command(args: argparse.Namespace, workspace: Workspace) -> int:
+    controller = _controller(workspace)
     if args.action == "start":
         info = controller.ensure()
         print(f"controller running: pid {info.pid} on 127.0.0.1:{info.port}; log {controller.workspace.controller_log}")
@@ -68,12 +76,13 @@ def _controller_command(args: argparse.Namespace, controller: Controller) -> int
     return EXIT_OK
 
 
-def _cluster_command(args: argparse.Namespace, controller: Controller) -> int:
+def _cluster_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics import cluster_actions
     from mlops_magics.cluster import summarize
 
     order = arguments.cluster_order(args)
     doing = cluster_actions.waits_for(order)
+    controller = _controller(workspace)
     views = _with_progress(doing, lambda: cluster_actions.carry_out(controller, order))
     for view in views:
         print(summarize(view))
@@ -114,12 +123,12 @@ def _eda_command(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_OK
 
 
-def _review_command(args: argparse.Namespace, controller: Controller) -> int:
+def _review_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics.review.data import held_out
     from mlops_magics.review.run import review
 
     result = review(
-        controller.workspace,
+        workspace,
         args.model,
         *held_out(args.data, args.target),
         metric=args.metric,
@@ -133,10 +142,10 @@ def _review_command(args: argparse.Namespace, controller: Controller) -> int:
     return EXIT_OK if result.passed else EXIT_NO
 
 
-def _deploy_command(args: argparse.Namespace, controller: Controller) -> int:
+def _deploy_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics.serving import deploy
 
-    done = deploy.carry_out(controller, arguments.deploy_order(args))
+    done = deploy.carry_out(_controller(workspace), arguments.deploy_order(args))
     if done.action == "token" and done.view is not None:
         # The token alone on stdout (TOKEN=$(mlops deploy token NAME)); what is said about it on stderr.
         for line in done.lines:
@@ -147,8 +156,8 @@ def _deploy_command(args: argparse.Namespace, controller: Controller) -> int:
     return EXIT_OK
 
 
-def _workspace_command(_args: argparse.Namespace, controller: Controller) -> int:
-    print(json.dumps(controller.workspace.describe(), indent=2))
+def _workspace_command(_args: argparse.Namespace, workspace: Workspace) -> int:
+    print(json.dumps(workspace.describe(), indent=2))
     return EXIT_OK
 
 
@@ -185,12 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.run is _eda_command:  # profiling asks no controller (nor imports its HTTP client)
-            code = _eda_command(args, Workspace.current())
-        else:
-            from mlops_magics.controller.client import Controller
-
-            code = args.run(args, Controller(notify=lambda line: print(line, file=sys.stderr)))
+        code = args.run(args, Workspace.current())
     except arguments.HelpShown:
         code = EXIT_OK
     except MLOpsError as exc:

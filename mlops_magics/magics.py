@@ -220,7 +220,7 @@ class MLOpsMagics(Magics):
         data, name = self._data(args.data)
         other, other_name = self._data(args.compare) if args.compare else (None, None)
         result = run_eda(
-            self.controller.workspace,
+            self.workspace,
             data,
             name=name,
             title=args.title,
@@ -269,7 +269,7 @@ class MLOpsMagics(Magics):
         args = arguments.parse(self._review_parser, line)
         data = capture.pair(self.shell.user_ns, args.data, "--data")
         assert data is not None
-        workspace = self.controller.workspace
+        workspace = self.workspace
         result = review(
             workspace,
             args.model,

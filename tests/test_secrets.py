@@ -27,7 +27,7 @@ from mlops_magics.errors import Conflict, InvalidInput
 from mlops_magics.serving.spec import DeploymentSpec
 from mlops_magics.state.database import open_state
 from mlops_magics.workspace import Workspace
-from tests.test_serving import X, Y, free_port, register
+from tests.test_serving import X, Y, deploy_with_token_in_a_kernel, free_port, register
 
 ROW = {"dataframe_records": json.loads(X.head(1).to_json(orient="records"))}
 
@@ -197,12 +197,7 @@ def test_your_own_app_gets_the_digest_and_is_restarted_with_the_new_one(workspac
 
 
 def test_deploy_token_in_a_kernel_keeps_the_token_out_of_every_output(kernel_factory, workspace: Workspace) -> None:
-    register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
-    kernel = kernel_factory()
-    port = free_port()
-    deployed = kernel.run(f"%load_ext mlops_magics\n%deploy cancer@challenger --name web --port {port} --token")
-    assert deployed.status == "ok", deployed.text
-    token = Controller(workspace, notify=lambda line: None).deployment_token("web")["token"]
+    kernel, deployed, port, token = deploy_with_token_in_a_kernel(kernel_factory, workspace)
     assert token not in deployed.text
     assert "`mlops deploy token web`" in deployed.stdout and "token = %deploy token web" in deployed.stdout
     # Asked for in Python: usable as the string it is, shown masked.

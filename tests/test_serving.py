@@ -29,6 +29,7 @@ from mlops_magics.train.background import WRITER
 from mlops_magics.train.run import TrainRequest, track
 from mlops_magics.train.tracker import MLflowTracker
 from mlops_magics.workspace import Workspace
+from tests.conftest import Kernel, KernelRun
 
 X, Y = load_breast_cancer(return_X_y=True, as_frame=True)
 
@@ -302,14 +303,20 @@ def test_users_own_app(workspace: Workspace, tmp_path: Path) -> None:
     controller.stop_deployment("hello")
 
 
-def test_deploy_magic_in_a_kernel(kernel_factory, workspace: Workspace) -> None:
+def deploy_with_token_in_a_kernel(kernel_factory, workspace: Workspace) -> tuple[Kernel, KernelRun, int, str]:
+    """A fresh kernel runs ``%deploy cancer@challenger --name web --token``: the kernel, what the cell printed, the
+    port, and the token (read through the controller, as ``mlops deploy token`` does)."""
     register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
     kernel = kernel_factory()
     port = free_port()
     run = kernel.run(f"%load_ext mlops_magics\n%deploy cancer@challenger --name web --port {port} --token")
     assert run.status == "ok", run.text
+    return kernel, run, port, Controller(workspace, notify=lambda line: None).deployment_token("web")["token"]
+
+
+def test_deploy_magic_in_a_kernel(kernel_factory, workspace: Workspace) -> None:
+    kernel, run, port, token = deploy_with_token_in_a_kernel(kernel_factory, workspace)
     assert f"deployment 'web': healthy — cancer@challenger v1 at http://127.0.0.1:{port}" in run.stdout
-    token = Controller(workspace, notify=lambda line: None).deployment_token("web")["token"]
     assert "requests need its bearer token: `mlops deploy token web` prints it" in run.stdout and token not in run.text
     status = kernel.run("%deploy status")
     assert "deployment 'web': healthy" in status.stdout

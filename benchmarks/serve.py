@@ -449,6 +449,21 @@ def cli_deploy(ctx: dict, name: str, body: bytes) -> dict:
     return {"first_200": first, "cli_exit": exited[0] if exited else time.perf_counter() - began, "output": output.strip()}
 
 
+def idle_cli_deploy(ctx: dict, args, name: str, body: bytes) -> dict:
+    """``cli_deploy`` once the machine is idle (``--wait-idle``), with how many cores it was busy meanwhile."""
+    if args.wait_idle > 0:
+        wait_idle(args.wait_idle)
+    busy_before, began = busy_seconds(), time.perf_counter()
+    result = cli_deploy(ctx, name, body)
+    result["busy"] = (busy_seconds() - busy_before) / (time.perf_counter() - began)
+    return result
+
+
+def say_first_200(result: dict) -> None:
+    say(f"   first 200 after {result['first_200']:.2f} s (the command exited after {result['cli_exit']:.2f} s; machine "
+        f"busy {result['busy']:.2f} cores meanwhile)")  # fmt: skip
+
+
 def template_warm_up(ctx: dict) -> str:
     """The controller log's line on the serving template's warm-up."""
     log = ctx["home"] / "controller.log"
@@ -464,24 +479,14 @@ def cold_start(ctx: dict, args) -> dict:
     if Controller(ctx["workspace"]).running() is not None:
         raise RuntimeError("the workspace's controller already runs: a cold start needs a fresh workspace")
     say(f"\n== cold start: `mlops deploy` in a fresh workspace, no controller  (load average {load_average()})")
-    if args.wait_idle > 0:
-        wait_idle(args.wait_idle)
-    busy_before, began = busy_seconds(), time.perf_counter()
-    cold = cli_deploy(ctx, "bench-cold", one)
-    cold["busy"] = (busy_seconds() - busy_before) / (time.perf_counter() - began)
+    cold = idle_cli_deploy(ctx, args, "bench-cold", one)
     for line in cold["output"].splitlines():
         say(f"   | {line}")
-    say(f"   first 200 after {cold['first_200']:.2f} s (the command exited after {cold['cli_exit']:.2f} s; machine busy "
-        f"{cold['busy']:.2f} cores meanwhile)")  # fmt: skip
+    say_first_200(cold)
     say(f"   controller log: {template_warm_up(ctx)}")
-    if args.wait_idle > 0:
-        wait_idle(args.wait_idle)
-    busy_before, began = busy_seconds(), time.perf_counter()
-    warm = cli_deploy(ctx, "bench-warm", one)
-    warm["busy"] = (busy_seconds() - busy_before) / (time.perf_counter() - began)
+    warm = idle_cli_deploy(ctx, args, "bench-warm", one)
     say("== warm: the same command for a second deployment (controller and serving template running)")
-    say(f"   first 200 after {warm['first_200']:.2f} s (the command exited after {warm['cli_exit']:.2f} s; machine busy "
-        f"{warm['busy']:.2f} cores meanwhile)")  # fmt: skip
+    say_first_200(warm)
     # And as the load benchmark times ours: the controller's deploy() called from a running process.
     controller = Controller(ctx["workspace"], notify=say)
     if args.wait_idle > 0:

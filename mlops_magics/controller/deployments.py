@@ -96,6 +96,12 @@ class DeploymentSupervisor:
             raise NotFound(f"no deployment named {name!r}; start one with %deploy MODEL --name {name}")
         return record
 
+    def _wanted(self, name: str) -> DeploymentRecord | None:
+        """The deployment's record while it is wanted running; None once it is stopped or gone."""
+        with self._sessions() as session:
+            record = session.get(DeploymentRecord, name)
+        return record if record is not None and record.desired == "running" else None
+
     def _set(self, name: str, **fields: Any) -> None:
         with self._sessions.begin() as session:
             record = self._record(session, name)
@@ -332,16 +338,17 @@ class DeploymentSupervisor:
         self.workspace.deployment_token(name).unlink(missing_ok=True)
         self.workspace.deployment_token_digest(name).unlink(missing_ok=True)
 
-    def _token_sha256(self, name: str) -> str:
+    def _with_token(self, name: str) -> DeploymentRecord:
+        """The deployment's record; a Conflict when its requests need no token."""
         with self._sessions() as session:
             record = self._record(session, name)
         if record.token_sha256 is None:
             raise Conflict(f"deployment {name!r} takes requests without a token; deploy it again with --token to require one")
-        return record.token_sha256
+        return record
 
     def token(self, name: str) -> dict[str, Any]:
         """The deployment's bearer token, for the one who asks for it explicitly (never part of a view)."""
-        expected = self._token_sha256(name)
+        expected = self._with_token(name).token_sha256
         path = self.workspace.deployment_token(name)
         try:
             token = path.read_text().strip()
@@ -358,12 +365,10 @@ class DeploymentSupervisor:
         """Issue a new token. A model deployment accepts only the new one as soon as this returns (its workers
         read the digest file, held open, on each request); your own app is restarted: it read the digest at start."""
         with self._lock(name):
-            self._token_sha256(name)
+            spec = DeploymentSpec.from_dict(self._with_token(name).spec)  # the lock holds it: no swap meanwhile
             sha256 = self._keep_token(name, token := tokens.issue())
             self._set(name, token_sha256=sha256)
             tokens.write_digest(self.workspace.deployment_token_digest(name), sha256)  # in place: read at once
-            with self._sessions() as session:
-                spec = DeploymentSpec.from_dict(self._record(session, name).spec)
             running = self._running.get(name)
             if running is not None and not spec.model:
                 self._kill(running)
@@ -477,9 +482,8 @@ class DeploymentSupervisor:
         running = self._running.get(name)
         if running is None:
             return None
-        with self._sessions() as session:
-            record = session.get(DeploymentRecord, name)
-        if record is None or record.desired != "running":
+        record = self._wanted(name)
+        if record is None:
             return None
         spec = DeploymentSpec.from_dict(record.spec)
         now = time.monotonic()
@@ -505,9 +509,8 @@ class DeploymentSupervisor:
         retry = self._pending.get(name)
         if retry is None:
             return None
-        with self._sessions() as session:
-            record = session.get(DeploymentRecord, name)
-        if record is None or record.desired != "running" or name in self._running:
+        record = self._wanted(name)
+        if record is None or name in self._running:
             self._pending.pop(name, None)  # stopped, or started by a deploy in the meantime
             return None
         if time.monotonic() < retry.next_try:

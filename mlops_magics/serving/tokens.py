@@ -15,6 +15,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from mlops_magics.workspace import PRIVATE_FILE
+
 log = logging.getLogger("mlops.serving.tokens")
 TOKEN_BYTES = 32
 DIGEST_LENGTH = 64  # hex SHA-256
@@ -56,9 +58,9 @@ def write_digest(path: Path, sha256: str) -> None:
     data = sha256.encode()
     if len(data) != DIGEST_LENGTH:
         raise ValueError("a token digest is 64 hex characters")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, PRIVATE_FILE)
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, DIGEST_LENGTH)
     finally:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_magics.eda.columns import plan
-from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunk_quota, chunked_stats, partition_stats
+from mlops_magics.eda.partition import CHUNK_ROWS, PartitionStats, chunk_quota, chunked_stats, partition_stats, row_chunks
 from mlops_magics.eda.profile import Profile, build
 from mlops_magics.eda.sources import Source, guessed_wrong, open_source
 from mlops_magics.errors import InvalidInput
@@ -27,9 +27,9 @@ ChunkStats = Callable[[Any, int, int], PartitionStats]  # (chunk, place, chunks 
 
 
 def _slices(frame: Any) -> Iterator[Piece]:
-    starts = range(0, len(frame), CHUNK_ROWS) or range(1)
-    for start in starts:
-        yield frame.iloc[start : start + CHUNK_ROWS], len(starts)
+    chunks = row_chunks(frame, CHUNK_ROWS)
+    for chunk in chunks:
+        yield chunk, len(chunks)
 
 
 def _computed(partition: Any) -> Iterator[Piece]:
@@ -147,29 +147,32 @@ def profile(
     progress: bool = True,
 ) -> Profile:
     """Profile ``data`` (see ``sources.ACCEPTED``); ``sample`` profiles a uniform sample of that many rows."""
+    asked = _Asked(title, target, sample, sample_rows, seed, progress)
     with _small_pages():
-        return _profile_or_retry(data, name, title, target, sample, sample_rows, seed, progress)
+        return _profile_or_retry(open_source(data, name), asked)
 
 
-def _profile_or_retry(
-    data: Any,
-    name: str | None,
-    title: str | None,
-    target: str | None,
-    sample: int | None,
-    sample_rows: int,
-    seed: int,
-    progress: bool,
-) -> Profile:
-    opened = open_source(data, name)
+@dataclass(frozen=True)
+class _Asked:
+    """What ``profile`` was asked for, beyond the data: the same for a source read again with other types."""
+
+    title: str | None
+    target: str | None
+    sample: int | None
+    sample_rows: int
+    seed: int
+    progress: bool
+
+
+def _profile_or_retry(opened: Source, asked: _Asked) -> Profile:
     try:
-        return _profile(opened, title, target, sample, sample_rows, seed, progress)
+        return _profile(opened, asked)
     except _PassFailed as failed:
         again = guessed_wrong(opened, failed.error)  # a CSV column Dask typed from its first rows only
         if again is None:
             raise InvalidInput(f"{opened.description}: {str(failed.error).splitlines()[0]}") from None
     try:
-        return _profile(again, title, target, sample, sample_rows, seed, progress)
+        return _profile(again, asked)
     except _PassFailed as failed:
         raise InvalidInput(f"{opened.description}: {str(failed.error).splitlines()[0]}") from None
 
@@ -182,30 +185,22 @@ class _PassFailed(Exception):
         self.error = error
 
 
-def _profile(
-    source: Source,
-    title: str | None,
-    target: str | None,
-    sample: int | None,
-    sample_rows: int,
-    seed: int,
-    progress: bool,
-) -> Profile:
-    if sample is not None:
-        source = _sampled(source, sample, seed)
+def _profile(source: Source, asked: _Asked) -> Profile:
+    if asked.sample is not None:
+        source = _sampled(source, asked.sample, asked.seed)
     kinds = plan(source.dtypes)
-    if target is not None and target not in kinds:
-        raise InvalidInput(f"target column {target!r} is not in the data; columns are {list(kinds)}")
+    if asked.target is not None and asked.target not in kinds:
+        raise InvalidInput(f"target column {asked.target!r} is not in the data; columns are {list(kinds)}")
     started = time.perf_counter()
     partitions = source.partitions
-    per_partition = max(1_000, int(1.5 * sample_rows / partitions) + 1)
+    per_partition = max(1_000, int(1.5 * asked.sample_rows / partitions) + 1)
     client = _connected_client() if source.pandas is None else None
     if client is not None:
         source = source.on_dask()  # files are read by the cluster's workers
 
     def chunk_stats(chunk: Any, place: int, chunks: int) -> PartitionStats:
         # Each chunk keeps its share of its partition's sample rows, as chunked_stats does on a cluster.
-        return partition_stats(chunk, kinds, chunk_quota(per_partition, chunks), seed + place)
+        return partition_stats(chunk, kinds, chunk_quota(per_partition, chunks), asked.seed + place)
 
     results: Iterator[Update]
     if source.pandas is not None:
@@ -223,12 +218,12 @@ def _profile(
             import dask
 
             task = dask.delayed(chunked_stats, pure=True)
-            tasks = [task(p, kinds, per_partition, seed + i * 1000, CHUNK_ROWS) for i, p in enumerate(delayed_parts)]
+            tasks = [task(p, kinds, per_partition, asked.seed + i * 1000, CHUNK_ROWS) for i, p in enumerate(delayed_parts)]
             results = _on_cluster(client, tasks)
         else:
             results = _local([lambda p=p: _computed(p) for p in delayed_parts], chunk_stats)
     placed: list[tuple[int, list[PartitionStats]]] = []
-    bar = _progress(total, progress)
+    bar = _progress(total, asked.progress)
     try:
         for place, stats, share in results:
             placed.append((place, stats))
@@ -244,16 +239,16 @@ def _profile(
         "chunks": len(parts),
         "where": "dask cluster" if client is not None else "local threads",
         "seconds": round(time.perf_counter() - started, 3),
-        "sampled_rows": sample,
+        "sampled_rows": asked.sample,
     }
     return build(
         parts,
         kinds,
-        title=title or source.description,
+        title=asked.title or source.description,
         source=source.description,
-        target=target,
-        sample_rows=sample_rows,
-        seed=seed,
+        target=asked.target,
+        sample_rows=asked.sample_rows,
+        seed=asked.seed,
         engine=engine,
     )
 

@@ -232,14 +232,19 @@ def chunk_quota(sample_rows: int, chunks: int) -> int:
     return max(1, -(-sample_rows // max(chunks, 1)))
 
 
+def row_chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    """The frame in chunks of ``rows`` rows (the last one shorter; an empty frame is one empty chunk)."""
+    return [frame.iloc[s : s + rows] for s in range(0, len(frame), rows)] or [frame]
+
+
 def chunked_stats(
     frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: int, seed: int, rows: int = CHUNK_ROWS
 ) -> list[PartitionStats]:
     """A partition in chunks of ``rows`` rows: bounded temporaries, and faster (the chunks' matrices stay in
     cache). Chunk ``i`` samples with ``seed + i``, as the local threads do, so a cluster gives the same profile."""
-    starts = range(0, len(frame), rows) or range(1)
-    share = chunk_quota(sample_rows, len(starts))
-    return [partition_stats(frame.iloc[s : s + rows], kinds, share, seed + i) for i, s in enumerate(starts)]
+    chunks = row_chunks(frame, rows)
+    share = chunk_quota(sample_rows, len(chunks))
+    return [partition_stats(chunk, kinds, share, seed + i) for i, chunk in enumerate(chunks)]
 
 
 def _memory(frame: pd.DataFrame, sample: pd.DataFrame) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import threading
@@ -202,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = EXIT_ERROR
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    # The process ends here: what it holds goes back to the system without a last collection walking every object
+    # of pandas and the rest (~0.2 s after `mlops eda`). Exit handlers still run; the commands close what they write.
+    gc.freeze()
     sys.exit(code)
 
 

@@ -10,6 +10,7 @@ import pytest
 from mlops_magics.eda import compare, profile
 from mlops_magics.eda.partition import PairwiseMoments
 from mlops_magics.eda.profile import QUANTILES, Profile
+from mlops_magics.eda.sketches import QuantileSummary, search_left
 from mlops_magics.errors import InvalidInput
 
 
@@ -134,6 +135,31 @@ def test_pairwise_moments_merge_equals_one_pass() -> None:
     merged = PairwiseMoments.of(list("abcd"), matrix[:1000]).merge(PairwiseMoments.of(list("abcd"), matrix[1000:]))
     assert np.allclose(whole, merged.correlation())
     assert np.allclose(whole, pd.DataFrame(matrix).corr().to_numpy())
+
+
+def test_pairwise_moments_leave_the_matrix_unless_told() -> None:
+    rng = np.random.default_rng(6)
+    matrix = np.asfortranarray(rng.normal(size=(2_000, 3)))
+    matrix[rng.random(matrix.shape) < 0.1] = np.nan
+    kept = matrix.copy()
+    whole = PairwiseMoments.of(list("abc"), matrix)
+    assert np.array_equal(matrix, kept, equal_nan=True)
+    scratch = PairwiseMoments.of(list("abc"), matrix, overwrite=True)
+    assert np.array_equal(whole.correlation(), scratch.correlation(), equal_nan=True)
+
+
+@pytest.mark.parametrize("points", [100, 300_000])  # below and above the size where the points are sorted first
+def test_mid_ranks_are_those_of_both_binary_searches(points: int) -> None:
+    rng = np.random.default_rng(8)
+    data = np.concatenate([rng.integers(-5, 5, 50_000).astype(float), rng.normal(size=50_000), [-0.0, 0.0]])
+    summary = QuantileSummary.combine([QuantileSummary.of_sorted(np.sort(data[i::3])) for i in range(3)], 8192)
+    probes = np.concatenate([rng.choice(data, points), [np.nan, np.inf, -np.inf, -0.0, 1e300]])
+    rng.shuffle(probes)
+    values, cumulative = summary.values, np.concatenate([[0.0], np.cumsum(summary.weights)])
+    below = cumulative[np.searchsorted(values, probes, side="left")]
+    through = cumulative[np.searchsorted(values, probes, side="right")]
+    assert np.array_equal(summary.mid_rank(probes), (below + through) / (2 * summary.total))
+    assert np.array_equal(search_left(values, probes), np.searchsorted(values, probes))
 
 
 def test_pandas_and_dask_give_the_same_profile(frame: pd.DataFrame, result: Profile, tmp_path) -> None:

@@ -63,8 +63,12 @@ class PairwiseMoments:
     cyy: np.ndarray
 
     @classmethod
-    def of(cls, names: list[str], matrix: np.ndarray, means: np.ndarray | None = None) -> PairwiseMoments:
-        """``means``: each column's mean over its finite values, when already known (else computed here)."""
+    def of(
+        cls, names: list[str], matrix: np.ndarray, means: np.ndarray | None = None, *, overwrite: bool = False
+    ) -> PairwiseMoments:
+        """``means``: each column's mean over its finite values, when already known (else computed here);
+        ``overwrite``: the matrix is the caller's scratch, used here in place of a copy (a chunk's matrix is
+        tens of MB)."""
         present = np.isfinite(matrix)
         mask = present.astype(np.float64)
         n = mask.T @ mask
@@ -73,12 +77,14 @@ class PairwiseMoments:
         if means is None:
             means = np.where(present, matrix, 0.0).sum(axis=0) / np.maximum(present.sum(axis=0), 1)
         shift = np.asarray(means, dtype=np.float64)
-        values = np.where(present, matrix, shift)  # missing cells become 0 once shifted
+        values = matrix if overwrite else matrix.copy(order="K")
         values -= shift
+        np.copyto(values, 0.0, where=~present)  # missing cells count as 0 once shifted
         with np.errstate(invalid="ignore", divide="ignore"):
             sx = values.T @ mask  # sum of column i where j is present
-            sxx = (values * values).T @ mask
             sxy = values.T @ values
+            values *= values  # the squares, in place: the values are not needed any more
+            sxx = values.T @ mask
             shifted_x = np.where(n > 0, sx / n, 0.0)
             cxy = sxy - n * shifted_x * shifted_x.T
             cxx = sxx - n * shifted_x * shifted_x
@@ -214,7 +220,7 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
         columns[name] = stats
         row_hashes = row_hashes * _ROW_HASH_PRIME ^ hashes
     means = np.array([columns[name].moments.mean for name in numeric_names])
-    pearson = PairwiseMoments.of(numeric_names, matrix, means) if len(numeric_names) >= 2 else None
+    pearson = PairwiseMoments.of(numeric_names, matrix, means, overwrite=True) if len(numeric_names) >= 2 else None
     take = min(len(frame), sample_rows)
     sample = frame.sample(n=take, random_state=seed) if take < len(frame) else frame
     return PartitionStats(

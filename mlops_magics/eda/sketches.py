@@ -166,12 +166,17 @@ class QuantileSummary:
 
     def mid_rank(self, points: np.ndarray) -> np.ndarray:
         """Share of rows below each point plus half of those equal to it (the mid-rank, scaled to 0..1)."""
-        if not self.values.size:
+        values = self.values
+        if not values.size:
             return np.full(len(points), np.nan)
         cumulative = np.concatenate([[0.0], np.cumsum(self.weights)])
-        below = cumulative[np.searchsorted(self.values, points, side="left")]
-        through = cumulative[np.searchsorted(self.values, points, side="right")]
-        return (below + through) / (2 * self.total)
+        # One search per point: the kept values equal to a point end where its run of equal values ends.
+        left = search_left(values, np.asarray(points, dtype=np.float64))
+        last = np.minimum(left, values.size - 1)
+        starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+        run_ends = np.repeat(np.append(starts[1:], values.size), np.diff(np.append(starts, values.size)))
+        right = np.where(values[last] == points, run_ends[last], left)
+        return (cumulative[left] + cumulative[right]) / (2 * self.total)
 
     def histogram(self, edges: np.ndarray) -> np.ndarray:
         """Rows per bin [e_i, e_i+1), the last bin closed, estimated from the summary."""
@@ -192,6 +197,29 @@ class QuantileSummary:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QuantileSummary:
         return cls(np.asarray(data["values"], dtype=np.float64), np.asarray(data["weights"], dtype=np.float64))
+
+
+def search_left(ordered: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(ordered, points)`` for float64 points, about twice as fast for many points in random order.
+
+    The points are searched in (nearly) sorted order: each binary search then takes the branches the previous one
+    took and reads what it read. The order comes from one sort of 64-bit keys, the point's bits (ordered as the
+    numbers are) with the low bits replaced by its position, so it is a permutation; the results do not depend on
+    it, only the speed does.
+    """
+    n = points.size
+    if n < 4096 or n > 1 << 32:
+        return np.searchsorted(ordered, points)
+    low = (n - 1).bit_length()
+    bits = np.ascontiguousarray(points, dtype=np.float64).view(np.uint64)
+    keys = np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
+    keys &= ~np.uint64((1 << low) - 1)
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort()
+    order = (keys & np.uint64((1 << low) - 1)).astype(np.intp)
+    found = np.empty(n, dtype=np.intp)
+    found[order] = np.searchsorted(ordered, points[order])
+    return found
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:

@@ -10,9 +10,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 UI_HOME := $(CURDIR)/ui-tests/.mlops-test
 DEMO_HOME := $(CURDIR)/.mlops-demo
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
-JS_SOURCES := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json yarn.lock
+JS_SOURCES := $(shell find src style schema -type f -not -path 'src/generated/*' 2>/dev/null) api/openapi.yaml package.json \
+  tsconfig.json yarn.lock
 
-.PHONY: lab demo test setup lint jstest pytest fuzz ui-test wheel-check clean
+.PHONY: lab demo test setup api lint jstest pytest fuzz ui-test wheel-check clean
 
 lab: setup
 	@echo "JupyterLab on 127.0.0.1 with the MLOps panel (left sidebar): open the URL with the token it prints below; Ctrl-C stops it."
@@ -27,6 +28,11 @@ demo: setup
 test: setup lint jstest pytest ui-test
 
 setup: $(STAMP)/python $(STAMP)/js
+
+# api/openapi.yaml, written from the route table (mlops_magics/api/routes.py) and its models; commit the result.
+# The panel's TypeScript types are generated from it by the JS build; `make test` fails when it is out of date.
+api: setup
+	$(PY) -m mlops_magics.api.openapi api/openapi.yaml
 
 lint: setup
 	$(VENV)/bin/ruff check mlops_magics tests ui-tests/jupyter_server_test_config.py

@@ -6,6 +6,7 @@ export default tseslint.config(
   {
     ignores: [
       'lib/',
+      'src/generated/',
       'node_modules/',
       'mlops_magics/labextension/',
       'ui-tests/',

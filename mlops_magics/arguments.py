@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mlops_magics.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from mlops_magics.cluster import ClusterSpec
+    from mlops_magics.api.clusters import ClusterSpec
     from mlops_magics.cluster_actions import ClusterOrder
     from mlops_magics.serving.deploy import DeployOrder
     from mlops_magics.train.cell import TrainOrder
@@ -73,7 +73,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse
 
 
 def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
-    from mlops_magics.cluster import ClusterSpec  # pydantic models: imported when a spec is made
+    from mlops_magics.api.clusters import ClusterSpec  # pydantic models: imported when a spec is made
     from mlops_magics.wire import whole_number
 
     # Counts arrive as text from a command line; the spec itself takes JSON integers only.
@@ -230,8 +230,9 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
 def deploy_order(args: argparse.Namespace) -> DeployOrder:
     """``deploy [MODEL | status [NAME] | stop NAME | logs NAME | rollback NAME | token NAME]`` as an order for the
     serving stage: no words (and no --command or --app) asks for the status of every deployment."""
+    from mlops_magics.api.deployments import DeploymentSpec, default_name
+    from mlops_magics.names import deployment_name
     from mlops_magics.serving.deploy import ACTIONS, DeployOrder
-    from mlops_magics.serving.spec import DeploymentSpec, check_name, default_name
 
     words = list(args.target)
     if not words and not (args.command or args.app):
@@ -241,12 +242,12 @@ def deploy_order(args: argparse.Namespace) -> DeployOrder:
     if words and words[0] in ACTIONS:
         action, rest = words[0], words[1:]
         if action == "status":
-            return DeployOrder(action, check_name(rest[0]) if rest else None)
+            return DeployOrder(action, deployment_name(rest[0]) if rest else None)
         if action == "stop" and args.all:
             return DeployOrder(action, every=True)
         if not rest:
             raise InvalidInput(f"{action} needs the deployment's name: {action} NAME")
-        return DeployOrder(action, check_name(rest[0]), lines=args.lines, rotate=args.rotate)
+        return DeployOrder(action, deployment_name(rest[0]), lines=args.lines, rotate=args.rotate)
     if len(words) > 1:
         raise InvalidInput(f"one model at a time (got {words}); e.g. %deploy cancer@champion --name cancer")
     model = words[0] if words else None
@@ -263,7 +264,7 @@ def deploy_order(args: argparse.Namespace) -> DeployOrder:
             "log_rate": args.log_requests,
         }
     )
-    return DeployOrder("deploy", check_name(args.name or default_name(model or args.app or "app")), spec=spec)
+    return DeployOrder("deploy", deployment_name(args.name or default_name(model or args.app or "app")), spec=spec)
 
 
 def deploy_parser(prog: str) -> Parser:

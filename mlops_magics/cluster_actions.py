@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_magics.cluster import ClusterSpec
+    from mlops_magics.api.clusters import ClusterSpec
     from mlops_magics.controller.client import Controller
 
 View = dict[str, Any]
@@ -43,7 +43,7 @@ def _status(controller: Controller, order: ClusterOrder) -> list[View]:
 
 def _scale(controller: Controller, order: ClusterOrder) -> list[View]:
     assert order.workers is not None
-    return [controller.scale_cluster(order.name, order.workers)]
+    return [controller.scale_cluster(order.name, {"workers": order.workers})]
 
 
 def _stop(controller: Controller, order: ClusterOrder) -> list[View]:

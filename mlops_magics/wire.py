@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from mlops_magics.errors import InvalidInput
 
@@ -31,6 +31,18 @@ def field_label(name: str) -> str:
 class WireModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: object) -> object:
+        # JSON has one kind of number: 2.0 is the integer 2 (as JSON Schema says). 2.5, true and "2" are not.
+        if not isinstance(data, dict):
+            return data
+        whole = {name for name, field in cls.model_fields.items() if field.annotation is int}
+        return {
+            key: int(value) if key in whole and isinstance(value, float) and value.is_integer() else value
+            for key, value in data.items()
+        }
+
     @classmethod
     def checked(cls: type[Model], data: object, label: Label = field_label) -> Model:
         """The model ``data`` describes, or InvalidInput naming every bad field in one line."""
@@ -40,6 +52,11 @@ class WireModel(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise InvalidInput("; ".join(_line(cls, error, label) for error in exc.errors())) from None
+
+    @classmethod
+    def from_dict(cls: type[Model], data: object) -> Model:
+        """The model from the wire (a REST body, a stored record); a shape with rules beyond its fields adds them."""
+        return cls.checked(data)
 
     @classmethod
     def noun(cls) -> str:
@@ -155,3 +172,11 @@ def log_lines(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InvalidInput(f"lines must be a whole number {low}-{high} (got {shown(value)})")
     return value
+
+
+class View(BaseModel):
+    """What a route answers: every field the code sends is declared (an undeclared one fails the tests that
+    check answers against their model), values as the core gives them (no strict types: a view is produced by
+    code, not typed by a person)."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -1,190 +1,41 @@
 /**
- * Typed client of the REST routes under /mlops/api/ — one method per route, mirroring api/openapi.yaml.
+ * Typed client of the REST routes under /mlops/api/: one method per route. The shapes are generated from
+ * api/openapi.yaml at build time (`jlpm build:api`, into src/generated/).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-export interface IClusterSpec {
-  kind?: 'local' | 'address' | 'factory';
-  workers?: number;
-  threads_per_worker?: number;
-  memory_limit?: string;
-  address?: string | null;
-  factory?: string | null;
-  factory_kwargs?: Record<string, unknown>;
-}
+import type { components, operations } from './generated/openapi';
 
-export interface ICluster {
-  name: string;
-  spec: Required<IClusterSpec>;
-  status: 'starting' | 'running' | 'stopped' | 'failed' | 'unreachable';
-  reason: string | null;
-  scheduler_address: string | null;
-  dashboard_link: string | null;
-  workers: number;
-  threads: number;
-  memory: number;
-  created_at: string;
-}
+type Schemas = components['schemas'];
 
-export interface IStatus {
-  version: string;
-  workspace: string;
-  controller: { pid: number; started_at: string } | null;
-}
-
-export interface IWorkspace {
-  home: string;
-  state_db: string;
-  tracking_uri: string;
-  artifacts: string;
-  runs: string;
-  requests: string;
-  controller_log: string;
-}
-
+// The wire shapes, generated from api/openapi.yaml (which `make api` writes from mlops_magics/api/): never by hand.
+export type IClusterSpec = Schemas['ClusterSpec'];
+export type ICluster = Schemas['Cluster'];
+export type ClusterStatus = Schemas['ClusterStatus'];
+export type IStatus = Schemas['Status'];
+export type IWorkspace = Schemas['WorkspacePaths'];
 /** One saved data profile (%eda), as GET /mlops/api/profiles lists it. */
-export interface IProfileSummary {
-  id: string;
-  title: string;
-  /** Where the data came from: a variable's description, a path, … */
-  source: string;
-  rows: number;
-  columns: number;
-  /** How many alerts the profile raised. */
-  alerts: number;
-  /** Whether a full (ydata-profiling) report was made with `%eda --full`. */
-  has_full_report: boolean;
-  /** The id of the profile it was compared with (`%eda --compare`), if any. */
-  compared_with: string | null;
-  created_at: string;
-}
-
-/** An MLflow experiment of the workspace's store, as GET /mlops/api/experiments lists it. */
-export interface IExperiment {
-  id: string;
-  name: string;
-  /** How many runs it holds (counted up to the 200 the runs route lists). */
-  runs: number;
-  /** Epoch milliseconds. */
-  last_update: number;
-}
-
-/** MLflow's run statuses. */
-export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
-
+export type IProfileSummary = Schemas['ProfileSummary'];
+/** An MLflow experiment of the workspace's store. */
+export type IExperiment = Schemas['Experiment'];
 /** One MLflow run: what %%train logged (metrics, params), and where it came from. */
-export interface IRun {
-  id: string;
-  name: string;
-  /** A {@link RunStatus}; a string, since MLflow may add more. */
-  status: string;
-  /** Epoch milliseconds. */
-  start_time: number;
-  /** Epoch milliseconds; null while the run is not finished. */
-  end_time: number | null;
-  /** A metric logged as NaN or an infinity is null: JSON has no such numbers. */
-  metrics: Record<string, number | null>;
-  params: Record<string, string>;
-  /** The fitted model's module.Class ('' when the run was not made by %%train). */
-  model_class: string;
-  /** The id of the parent run, for the nested trial runs of a search. */
-  parent: string | null;
-  /** The notebook the run was made in. */
-  notebook: string | null;
-}
-
-/** One version of a registered model. */
-export interface IModelVersion {
-  version: string;
-  run_id: string;
-  status: string;
-  /** Epoch milliseconds. */
-  created: number;
-  /** The aliases pointing at this version (champion, challenger, previous, …). */
-  aliases: string[];
-}
-
-/** A registered model with its versions, newest first, and its aliases. */
-export interface IRegisteredModel {
-  name: string;
-  /** alias -> version */
-  aliases: Record<string, string>;
-  versions: IModelVersion[];
-}
-
-/** Whether the MLflow UI over the workspace's store runs, and where. */
-export interface IMlflowUi {
-  status: 'running' | 'stopped';
-  url: string | null;
-  /** True when the workspace tracks to an MLflow server of its own (its URL is that server's). */
-  external: boolean;
-}
-
+export type IRun = Schemas['Run'];
+export type IModelVersion = Schemas['ModelVersion'];
+export type IRegisteredModel = Schemas['RegisteredModel'];
+export type IMlflowUi = Schemas['MlflowUi'];
 /** The saved HTML reports of a profile: the compact one, or the full ydata-profiling one. */
-export type ProfileReportKind = 'report' | 'full';
-
+export type ProfileReportKind = NonNullable<operations['getProfileReport']['parameters']['query']>['which'];
 /** What to serve and how (PUT /mlops/api/deployments/{name}): a model, or your own command or ASGI app. */
-export interface IDeploymentSpec {
-  /** NAME@alias, NAME/version, models:/ or runs:/ URI. */
-  model?: string | null;
-  /** Your own HTTP app: a shell command listening on $PORT. */
-  command?: string | null;
-  /** Your own ASGI app: module:attribute. */
-  app?: string | null;
-  host?: string;
-  port?: number;
-  workers?: number;
-  /** Whether requests need a bearer token (one is made; read it with {@link MLOpsApi.deploymentToken}). */
-  token?: boolean;
-  /** Listen beyond loopback with no token: refused unless this says it is meant. */
-  insecure?: boolean;
-  /** The share of requests logged for monitoring (0 to 1). */
-  log_rate?: number;
-  /** The largest request body accepted, in bytes. */
-  max_body?: number;
-}
+export type IDeploymentSpec = Schemas['DeploymentSpec'];
+export type DeploymentStatus = Schemas['DeploymentStatus'];
+/** A deployment as the controller sees it; its token is never part of it ({@link MLOpsApi.deploymentToken}). */
+export type IDeployment = Schemas['Deployment'];
+export type IDeploymentToken = Schemas['DeploymentToken'];
+export type IDeploymentLogs = Schemas['DeploymentLogs'];
 
-export type DeploymentStatus = 'starting' | 'healthy' | 'unhealthy' | 'stopped' | 'failed';
-
-/** A deployment as the controller sees it. */
-export interface IDeployment {
-  name: string;
-  spec: IDeploymentSpec & { host: string; port: number; workers: number; token: boolean };
-  /** A {@link DeploymentStatus}. */
-  status: DeploymentStatus;
-  /** Why it failed or is unhealthy. */
-  reason: string | null;
-  /** Where it listens: http://127.0.0.1:PORT (a wildcard host is shown as 127.0.0.1). */
-  url: string;
-  pid: number | null;
-  /** The worker processes' ids. */
-  workers: number[];
-  /** The model it serves now (models:/NAME@alias, …); null for a command or app. */
-  model_uri: string | null;
-  /** The registered model's version it serves now. */
-  version: string | null;
-  /** The model served before the last swap, as it was asked for (an alias may have moved since). */
-  previous_model: string | null;
-  /** Its exact version: what a rollback goes back to. */
-  previous_version: string | null;
-  restarts: number;
-  /** Whether its requests need a bearer token. The token itself is never in a view: {@link MLOpsApi.deploymentToken}. */
-  has_token: boolean;
-  created_at: string;
-}
-
-/** A deployment's bearer token, answered only to an explicit POST. */
-export interface IDeploymentToken {
-  name: string;
-  token: string;
-}
-
-/** The tail of a deployment's log. */
-export interface IDeploymentLogs {
-  name: string;
-  lines: string[];
-}
+/** MLflow's run statuses (a run's `status` is a string: MLflow may add more). */
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
 
 /** The one error shape every route answers with: {code, message}. */
 export class MLOpsApiError extends Error {

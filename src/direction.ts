@@ -7,8 +7,11 @@ import type { IStatus } from './api';
 /** The metrics that are better large; every other metric is better small. */
 export type HigherIsBetter = ReadonlySet<string>;
 
-/** GET /mlops/api/status with the list (api/openapi.yaml, Status.higher_is_better). */
-export type IStatusWithDirection = IStatus & { higher_is_better?: unknown };
+/**
+ * GET /mlops/api/status as it may come: a server extension older than the panel (upgraded without a restart)
+ * does not send the list (api/openapi.yaml, Status.higher_is_better).
+ */
+export type IStatusWithDirection = Omit<IStatus, 'higher_is_better'> & { higher_is_better?: unknown };
 
 /** The metric's name without its split prefix (eval_, train_, champion_, challenger_, …). */
 export function baseMetric(name: string): string {

@@ -27,6 +27,11 @@ export function metricLabel(name: string): string {
 type Metric = number | null | undefined;
 
 /** A metric value that can be compared: missing, null (NaN on the wire) and NaN cannot. */
+/** When a run started (epoch ms); a run MLflow has no start time for sorts as the oldest. */
+function started(run: IRun): number {
+  return run.start_time ?? 0;
+}
+
 function present(value: Metric): value is number {
   return value !== undefined && value !== null && !Number.isNaN(value);
 }
@@ -98,14 +103,14 @@ export function compareRuns(sort: ISort): (a: IRun, b: IRun) => number {
       const y = b.metrics[key.name];
       // Runs without the metric go last, whichever the direction.
       if (!present(x) || !present(y)) {
-        return Number(!present(x)) - Number(!present(y)) || b.start_time - a.start_time;
+        return Number(!present(x)) - Number(!present(y)) || started(b) - started(a);
       }
-      return sign * (x - y) || b.start_time - a.start_time;
+      return sign * (x - y) || started(b) - started(a);
     }
     if (key.kind === 'name') {
-      return sign * (a.name ?? '').localeCompare(b.name ?? '') || b.start_time - a.start_time;
+      return sign * (a.name ?? '').localeCompare(b.name ?? '') || started(b) - started(a);
     }
-    return sign * (a.start_time - b.start_time);
+    return sign * (started(a) - started(b));
   };
 }
 

@@ -35,6 +35,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The deployment's port on loopback, or null when it listens elsewhere (the proxy only reaches loopback). */
 export function loopbackPort(deployment: IDeployment): number | null {
+  if (!deployment.url) {
+    return null;
+  }
   try {
     const url = new URL(deployment.url);
     if (!LOOPBACK.has(url.hostname)) {

@@ -23,9 +23,9 @@ from schemathesis.core import NotSet
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
 
 from mlops_magics import names
-from mlops_magics.cluster import ClusterSpec
+from mlops_magics.api.clusters import ClusterSpec
+from mlops_magics.api.deployments import DeploymentSpec
 from mlops_magics.errors import MLOpsError
-from mlops_magics.serving.spec import DeploymentSpec
 
 REFUSED_NAME = "-refused-by-the-harness"  # a leading '-' fits no name pattern
 

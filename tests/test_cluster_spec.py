@@ -5,9 +5,10 @@ from __future__ import annotations
 import dask
 import pytest
 
+from mlops_magics.api.clusters import ClusterSpec
 from mlops_magics.arguments import cluster_parser, cluster_spec_from_args, parse
-from mlops_magics.cluster import ClusterSpec, check_name
 from mlops_magics.errors import InvalidInput
+from mlops_magics.names import cluster_name as check_name
 
 
 def spec_from(line: str) -> ClusterSpec:
@@ -80,7 +81,7 @@ def test_spec_dict_rejects_unknown_fields_and_kinds() -> None:
     [
         ({"workers": True}, "field `workers`: must be a whole number 1-10000 (got true)"),
         ({"workers": "3"}, 'field `workers`: must be a whole number 1-10000 (got "3")'),
-        ({"workers": 2.0}, "field `workers`: must be a whole number 1-10000 (got 2.0)"),
+        ({"workers": 2.5}, "field `workers`: must be a whole number 1-10000 (got 2.5)"),
         ({"workers": float("nan")}, "field `workers`: must be a whole number 1-10000 (got NaN)"),
         ({"workers": 1e400}, "field `workers`: must be a whole number 1-10000 (got Infinity)"),
         ({"workers": 0}, "field `workers`: must be 1-10000 (got 0)"),
@@ -110,3 +111,9 @@ def test_a_spec_round_trips_through_its_record() -> None:
     spec = ClusterSpec.from_dict({"workers": 3, "memory_limit": "NONE"})
     assert spec.memory_limit == "0"
     assert ClusterSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_a_whole_number_written_with_a_point_is_that_number() -> None:
+    # JSON has one kind of number, and JSON Schema counts 2.0 as an integer: accepted as 2 (2.5 is refused above).
+    spec = ClusterSpec.from_dict({"workers": 2.0, "threads_per_worker": 1.0})
+    assert (spec.workers, spec.threads_per_worker) == (2, 1) and isinstance(spec.workers, int)

@@ -151,7 +151,7 @@ def test_the_controller_client_checks_names_before_building_a_url(workspace: Wor
         lambda: controller.cluster("\x00"),
         lambda: controller.deployment_logs("web", 0),
         lambda: controller.deployment_logs("web", True),
-        lambda: controller.scale_cluster("default", 2.5),  # type: ignore[arg-type]
+        lambda: controller.scale_cluster("default", {"workers": 2.5}),  # type: ignore[arg-type]
     ):
         with pytest.raises(InvalidInput):
             call()

@@ -53,14 +53,14 @@ BREAKS = [
     ("eda/run.py", "from mlops_magics.train import run", "mlops_magics.eda is not allowed to import mlops_magics.train"),
     (
         "serving/deploy.py",
-        "from mlops_magics.controller import template",
-        "is not allowed to import mlops_magics.controller.template",
+        "from mlops_magics.controller.services import template",
+        "is not allowed to import mlops_magics.controller.services",
     ),
     ("magics.py", "from mlops_magics import cli", "mlops_magics.magics is not allowed to import mlops_magics.cli"),
     (
         "cli.py",
-        "from mlops_magics.controller import api",
-        "mlops_magics.cli is not allowed to import mlops_magics.controller.api",
+        "from mlops_magics.controller import app",
+        "mlops_magics.cli is not allowed to import mlops_magics.controller.app",
     ),
     ("eda/report.py", "from mlops_magics.eda import profile", "No cycles are allowed in mlops_magics.eda"),
     # A new stage fails the check until it is placed in a layer.

@@ -22,9 +22,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import text
 
+from mlops_magics.api.deployments import DeploymentSpec
 from mlops_magics.controller import Controller
 from mlops_magics.errors import Conflict, InvalidInput
-from mlops_magics.serving.spec import DeploymentSpec
 from mlops_magics.state.database import open_state
 from mlops_magics.workspace import Workspace
 from tests.test_serving import X, Y, deploy_with_token_in_a_kernel, free_port, register

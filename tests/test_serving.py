@@ -51,6 +51,8 @@ def served(tmp_path_factory):
     """One deployment shared by the read-only tests of this module (starting one costs seconds)."""
     home = tmp_path_factory.mktemp("serving") / ".mlops"
     os.environ["MLOPS_HOME"] = str(home)
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: one left by an earlier module would be this store.
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
     workspace = Workspace(home)
     register(workspace, LogisticRegression(max_iter=5000).fit(X, Y))
     controller = Controller(workspace, notify=lambda line: None)
@@ -60,6 +62,7 @@ def served(tmp_path_factory):
 
     stop_controller(workspace)
     os.environ.pop("MLOPS_HOME", None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def bearer(view) -> dict[str, str]:

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mlops_magics.controller import Controller
 from mlops_magics.controller.info import read_info
-from mlops_magics.controller.template import ServingTemplate, TemplateUnavailable
+from mlops_magics.controller.services.template import ServingTemplate, TemplateUnavailable
 from mlops_magics.workspace import Workspace
 from tests.test_serving import X, Y, free_port, post, register
 

@@ -13,10 +13,11 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from mlops_magics.controller.info import EXIT_LOCK_HELD, EXIT_WORKSPACE, ControllerInfo, read_info, remove_info, write_info
 from mlops_magics.controller.lock import ControllerLock
-from mlops_magics.controller.template import ServingTemplate
+from mlops_magics.controller.services.template import ServingTemplate
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller")
@@ -51,10 +52,10 @@ def run(workspace: Workspace) -> int:
 
     import uvicorn
 
-    from mlops_magics.controller.api import build_app
-    from mlops_magics.controller.clusters import ClusterSupervisor
-    from mlops_magics.controller.deployments import DeploymentSupervisor
-    from mlops_magics.controller.mlflow_ui import MlflowUi
+    from mlops_magics.controller.app import ControllerItself, build_app
+    from mlops_magics.controller.services.clusters import ClusterSupervisor
+    from mlops_magics.controller.services.deployments import DeploymentSupervisor
+    from mlops_magics.controller.services.mlflow_ui import MlflowUi
     from mlops_magics.errors import MLOpsError
     from mlops_magics.state import Event, open_state
     from mlops_magics.version import __version__
@@ -94,7 +95,9 @@ def run(workspace: Workspace) -> int:
 
     mlflow_ui = MlflowUi(workspace)
     deployments = DeploymentSupervisor(workspace, sessions, template)
-    app = build_app(workspace, supervisor, mlflow_ui, deployments, token, started_at, __version__, request_shutdown)
+    services: dict[str, Any] = {"clusters": supervisor, "deployments": deployments, "mlflow_ui": mlflow_ui}
+    services["controller"] = ControllerItself(workspace, services, started_at, __version__, request_shutdown)
+    app = build_app(workspace, services, token)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
     write_info(
         workspace.controller_info,

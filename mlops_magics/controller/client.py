@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import subprocess
@@ -13,19 +14,15 @@ from typing import Any
 
 import httpx
 
+from mlops_magics.api.routes import CONTROLLER_OPERATIONS, SHORT_TIMEOUT_S, Operation
 from mlops_magics.controller.info import EXIT_LOCK_HELD, ControllerInfo, read_info
 from mlops_magics.controller.lock import ControllerLock
 from mlops_magics.errors import ControllerUnavailable, InvalidInput, MLOpsError, error_from_dict
-from mlops_magics.names import cluster_name, deployment_name, url_path
-from mlops_magics.wire import log_lines, whole_number
 from mlops_magics.workspace import Workspace
 
 log = logging.getLogger("mlops.controller.client")
 
 START_TIMEOUT_S = 60
-# Starting a cluster waits for its workers; scaling too. Everything else answers at once.
-LONG_TIMEOUT_S = 240
-SHORT_TIMEOUT_S = 15
 
 
 def _log_tail(workspace: Workspace, lines: int = 8) -> str:
@@ -133,59 +130,26 @@ class Controller:
         headers = {**self._auth(info), "Content-Type": "application/json"} if content is not None else self._auth(info)
         return httpx.request(method, f"{info.url}{path}", content=content, headers=headers, timeout=timeout)
 
-    # --- operations (one method per controller route) ------------------------------------------------
-    def status(self) -> dict[str, Any]:
-        return self.request("GET", "/status")
+    # --- operations: every controller route of mlops_magics.api.routes, by name ------------------------
+    def call(self, operation: Operation | str, *values: Any, **query: Any) -> Any:
+        """Run one of the controller's operations: ``values`` are its path values (each checked, quoted whole),
+        then its body (a dict or the body's model, validated before anything is sent), then its query values in
+        order; ``query`` names them instead. ``controller.deploy(name, spec)`` is ``call("deploy", name, spec)``."""
+        op = operation if isinstance(operation, Operation) else _operation(operation)
+        count = len(op.params)
+        path, rest = values[:count], list(values[count:])
+        body = op.checked_body(rest.pop(0) if rest else None) if op.body is not None else None
+        if len(rest) > len(op.query):
+            raise InvalidInput(f"{op.name} takes at most {count + bool(op.body) + len(op.query)} value(s)")
+        query = {**{param.name: value for param, value in zip(op.query, rest, strict=False)}, **query}
+        url = op.url(path, query)
+        return self.request(op.method, url, None if body is None else body.to_dict(), timeout=op.timeout)
 
-    def clusters(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/clusters")
-
-    # Every name is checked before it becomes part of a URL, and quoted whole anyway.
-    def cluster(self, name: str) -> dict[str, Any]:
-        return self.request("GET", url_path("clusters", cluster_name(name)))
-
-    def start_cluster(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.request("PUT", url_path("clusters", cluster_name(name)), spec, timeout=LONG_TIMEOUT_S)
-
-    def scale_cluster(self, name: str, workers: int | str) -> dict[str, Any]:
-        """``workers`` may be text typed on a command line; it leaves as a JSON integer or not at all."""
-        count = whole_number(workers, "workers", 1)
-        return self.request("PATCH", url_path("clusters", cluster_name(name)), {"workers": count}, timeout=LONG_TIMEOUT_S)
-
-    def stop_cluster(self, name: str) -> dict[str, Any]:
-        return self.request("DELETE", url_path("clusters", cluster_name(name)), timeout=LONG_TIMEOUT_S)
-
-    def deployments(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/deployments")
-
-    def deployment(self, name: str) -> dict[str, Any]:
-        return self.request("GET", url_path("deployments", deployment_name(name)))
-
-    def deploy(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        return self.request("PUT", url_path("deployments", deployment_name(name)), spec, timeout=LONG_TIMEOUT_S)
-
-    def stop_deployment(self, name: str) -> dict[str, Any]:
-        return self.request("DELETE", url_path("deployments", deployment_name(name)), timeout=LONG_TIMEOUT_S)
-
-    def rollback_deployment(self, name: str) -> dict[str, Any]:
-        return self.request("POST", url_path("deployments", deployment_name(name), "rollback"), timeout=LONG_TIMEOUT_S)
-
-    def deployment_token(self, name: str) -> dict[str, Any]:
-        """``{name, token}``: the deployment's bearer token, asked for explicitly."""
-        return self.request("POST", url_path("deployments", deployment_name(name), "token"))
-
-    def rotate_deployment_token(self, name: str) -> dict[str, Any]:
-        """``{name, token}``: a new bearer token; the previous one no longer works."""
-        return self.request("PUT", url_path("deployments", deployment_name(name), "token"), timeout=LONG_TIMEOUT_S)
-
-    def deployment_logs(self, name: str, lines: int = 200) -> dict[str, Any]:
-        return self.request("GET", f"{url_path('deployments', deployment_name(name), 'logs')}?lines={log_lines(lines)}")
-
-    def mlflow_ui(self) -> dict[str, Any]:
-        return self.request("GET", "/mlflow-ui")
-
-    def start_mlflow_ui(self) -> dict[str, Any]:
-        return self.request("PUT", "/mlflow-ui", timeout=LONG_TIMEOUT_S)
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """``controller.NAME(...)`` for every controller operation NAME (``deploy``, ``start_cluster``, ...)."""
+        if name.startswith("_") or name not in CONTROLLER_OPERATIONS:
+            raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+        return functools.partial(self.call, CONTROLLER_OPERATIONS[name])
 
     def shutdown(self, wait_s: float = 30) -> int | None:
         """Stop the controller if it runs; return the pid that was stopped."""
@@ -200,3 +164,12 @@ class Controller:
             time.sleep(0.1)
         self._info = None
         return info.pid
+
+
+def _operation(name: str) -> Operation:
+    try:
+        return CONTROLLER_OPERATIONS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"the controller has no operation {name!r}; known: {', '.join(sorted(CONTROLLER_OPERATIONS))}"
+        ) from None

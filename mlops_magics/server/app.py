@@ -9,6 +9,7 @@ from jupyter_server.extension.application import ExtensionApp
 
 from mlops_magics.controller import Controller
 from mlops_magics.server.handlers import ROUTES, UnknownRouteHandler
+from mlops_magics.server.routes import ServerRoutes
 from mlops_magics.workspace import HOME_ENV, Workspace
 
 API_PREFIX = "/mlops/api"
@@ -21,9 +22,11 @@ class MLOpsExtension(ExtensionApp):
         workspace = Workspace.for_root(Path(self.serverapp.root_dir))
         # Kernels inherit the server's environment: they then find the same workspace as the server.
         os.environ[HOME_ENV] = str(workspace.home)
+        controller = Controller(workspace, notify=lambda line: self.log.warning("%s", line))
         self.settings.update(
             mlops_workspace=workspace,
-            mlops_controller=Controller(workspace, notify=lambda line: self.log.warning("%s", line)),
+            mlops_controller=controller,
+            mlops_routes=ServerRoutes(workspace, controller),
         )
         self.log.info("mlops-magics workspace: %s", workspace.home)
 

@@ -1,10 +1,13 @@
-"""REST handlers: thin translations of HTTP to core calls. Every error leaves as ``{code, message}``."""
+"""The REST face: one handler per path of the public operations in ``mlops_magics.api.routes``, a thin
+translation of HTTP to a core call. Every error leaves as ``{code, message}``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
+from itertools import groupby
 from typing import Any, ClassVar
 
 import orjson
@@ -12,16 +15,10 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from mlops_magics import names
-from mlops_magics.cluster import ClusterScale, ClusterSpec
+from mlops_magics.api.routes import PUBLIC_OPERATIONS, Operation, Owner
 from mlops_magics.controller import Controller
-from mlops_magics.eda import store
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
-from mlops_magics.serving.spec import DeploymentSpec
-from mlops_magics.train import records
-from mlops_magics.train.direction import HIGHER_IS_BETTER
-from mlops_magics.version import __version__
-from mlops_magics.wire import log_lines
+from mlops_magics.server.routes import Page
 from mlops_magics.workspace import Workspace
 
 METHODS = ("GET", "PUT", "PATCH", "POST", "DELETE")
@@ -105,184 +102,59 @@ class MLOpsHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps({"code": code, "message": reason}))
 
 
-class StatusHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        def status() -> dict[str, Any]:
-            info = self.controller.running()
-            return {
-                "version": __version__,
-                "workspace": str(self.workspace.home),
-                "controller": None if info is None else {"pid": info.pid, "started_at": info.started_at},
-                # The panel sorts runs and marks the best value by this list: the one training and review use.
-                "higher_is_better": sorted(HIGHER_IS_BETTER),
-            }
+class OperationHandler(MLOpsHandler):
+    """The operations of one path of ``mlops_magics.api.routes``: a controller's operation goes to the controller
+    through its client (the body validated by the operation's model before the controller is started or reached),
+    a server's to ``ServerRoutes``. ``operations`` maps each method to its operation; ``route_class`` makes one
+    subclass per path, with a method per declared operation (so a 405 lists exactly those)."""
 
-        await self.respond(status)
+    operations: ClassVar[dict[str, Operation]] = {}
 
+    @classmethod
+    def route_class(cls, operations: list[Operation]) -> type[OperationHandler]:
+        by_method = {op.method: op for op in operations}
+        params = operations[0].params
 
-class WorkspaceHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(self.workspace.describe)
+        @tornado.web.authenticated
+        async def serve(self: OperationHandler, **path: str) -> None:
+            await self.serve(path)
 
+        attributes: dict[str, Any] = {method.lower(): serve for method in by_method}
+        attributes |= {"operations": by_method, "path_checks": {p.name: p.check for p in params}}
+        return type(f"{operations[0].operation_id[0].upper()}{operations[0].operation_id[1:]}Handler", (cls,), attributes)
 
-class ClustersHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(self.controller.clusters)
+    async def serve(self, path: dict[str, str]) -> None:
+        op = self.operations[self.request.method or "GET"]
+        values = tuple(path[param.name] for param in op.params)
+        # Only the query parameters an operation declares travel on (a cache-buster or a stray one is ignored).
+        query = {q.name: self.get_query_argument(q.name) for q in op.query if q.name in self.request.query_arguments}
+        for name, value in op.headers.items():
+            self.set_header(name, value)
+        if op.owner is Owner.CONTROLLER:
 
+            def work() -> Any:
+                body = [self.json_body()] if op.body is not None else []
+                return self.controller.call(op, *values, *body, **query)
+        else:
+            handler = getattr(self.settings["mlops_routes"], op.handler.removeprefix("server."))
 
-class ClusterHandler(MLOpsHandler):
-    path_checks = {"name": names.cluster_name}
+            def work() -> Any:
+                return handler(*op.checked_path(values), **op.checked_query(query))
 
-    @tornado.web.authenticated
-    async def get(self, name: str) -> None:
-        await self.respond(lambda: self.controller.cluster(name))
+        if op.media_type == "text/html":
+            await self.respond_page(work)
+        else:
+            await self.respond(work)
 
-    @tornado.web.authenticated
-    async def put(self, name: str) -> None:
-        # Checked here, before the controller is started or reached: a bad body never goes further.
-        await self.respond(lambda: self.controller.start_cluster(name, ClusterSpec.from_dict(self.json_body()).to_dict()))
-
-    @tornado.web.authenticated
-    async def patch(self, name: str) -> None:
-        await self.respond(lambda: self.controller.scale_cluster(name, ClusterScale.checked(self.json_body()).workers))
-
-    @tornado.web.authenticated
-    async def delete(self, name: str) -> None:
-        await self.respond(lambda: self.controller.stop_cluster(name))
-
-
-class ProfilesHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(lambda: store.list_profiles(self.workspace))
-
-
-class ProfileHandler(MLOpsHandler):
-    path_checks = {"profile_id": names.profile_id}
-
-    @tornado.web.authenticated
-    async def get(self, profile_id: str) -> None:
-        await self.respond(lambda: store.load(self.workspace, profile_id).data)
-
-
-# Our report needs no script and may run none. ydata-profiling's full report needs its inline scripts: they
-# may run, but sandboxed in an opaque origin (no cookies, no API) and with nothing loaded from the network.
-REPORT_POLICIES = {
-    "report": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-    "full": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-    "font-src data:; sandbox allow-scripts",
-}
-
-
-class ProfileReportHandler(MLOpsHandler):
-    """The saved HTML report (``?which=full`` for the ydata-profiling one), for the panel's report tab."""
-
-    path_checks = {"profile_id": names.profile_id}
-
-    @tornado.web.authenticated
-    async def get(self, profile_id: str) -> None:
-        which = self.get_query_argument("which", "report")
+    async def respond_page(self, work: Callable[[], Page]) -> None:
         try:
-            page = await asyncio.to_thread(store.report_html, self.workspace, profile_id, which)
+            page = await asyncio.to_thread(work)
         except MLOpsError as exc:
             self.send_json_error(exc)
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Content-Security-Policy", REPORT_POLICIES[which])
-        super(APIHandler, self).finish(page)  # APIHandler.finish would label the page as JSON
-
-
-class ExperimentsHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(lambda: records.experiments(self.workspace))
-
-
-class ExperimentRunsHandler(MLOpsHandler):
-    path_checks = {"experiment_id": names.experiment_id}
-
-    @tornado.web.authenticated
-    async def get(self, experiment_id: str) -> None:
-        await self.respond(lambda: records.runs(self.workspace, experiment_id))
-
-
-class RunHandler(MLOpsHandler):
-    path_checks = {"run_id": names.run_id}
-
-    @tornado.web.authenticated
-    async def get(self, run_id: str) -> None:
-        await self.respond(lambda: records.run(self.workspace, run_id))
-
-
-class ModelsHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(lambda: records.models(self.workspace))
-
-
-class DeploymentsHandler(MLOpsHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(self.controller.deployments)
-
-
-class DeploymentHandler(MLOpsHandler):
-    path_checks = {"name": names.deployment_name}
-
-    @tornado.web.authenticated
-    async def get(self, name: str) -> None:
-        await self.respond(lambda: self.controller.deployment(name))
-
-    @tornado.web.authenticated
-    async def put(self, name: str) -> None:
-        await self.respond(lambda: self.controller.deploy(name, DeploymentSpec.from_dict(self.json_body()).to_dict()))
-
-    @tornado.web.authenticated
-    async def delete(self, name: str) -> None:
-        await self.respond(lambda: self.controller.stop_deployment(name))
-
-
-class DeploymentRollbackHandler(MLOpsHandler):
-    path_checks = {"name": names.deployment_name}
-
-    @tornado.web.authenticated
-    async def post(self, name: str) -> None:
-        await self.respond(lambda: self.controller.rollback_deployment(name))
-
-
-class DeploymentTokenHandler(MLOpsHandler):
-    """The deployment's bearer token, for the panel's test request: an explicit POST (Jupyter's authentication
-    and XSRF check), never part of a deployment's view."""
-
-    path_checks = {"name": names.deployment_name}
-
-    @tornado.web.authenticated
-    async def post(self, name: str) -> None:
-        self.set_header("Cache-Control", "no-store")
-        await self.respond(lambda: self.controller.deployment_token(name))
-
-
-class DeploymentLogsHandler(MLOpsHandler):
-    path_checks = {"name": names.deployment_name}
-
-    @tornado.web.authenticated
-    async def get(self, name: str) -> None:
-        await self.respond(lambda: self.controller.deployment_logs(name, log_lines(self.get_query_argument("lines", "200"))))
-
-
-class MlflowUiHandler(MLOpsHandler):
-    """The MLflow UI over the workspace's store (started by the controller on PUT)."""
-
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        await self.respond(self.controller.mlflow_ui)
-
-    @tornado.web.authenticated
-    async def put(self) -> None:
-        await self.respond(self.controller.start_mlflow_ui)
+        self.set_header("Content-Security-Policy", page.policy)
+        super(APIHandler, self).finish(page.html)  # APIHandler.finish would label the page as JSON
 
 
 class UnknownRouteHandler(MLOpsHandler):
@@ -312,23 +184,12 @@ class UnknownRouteHandler(MLOpsHandler):
         self._unknown()
 
 
-# Patterns below /mlops/api/; api/openapi.yaml lists the same routes (a test keeps them equal).
+def _pattern(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path.removeprefix("/"))
+
+
+# Patterns below /mlops/api/, one handler per path: the public operations of mlops_magics.api.routes.
 ROUTES: list[tuple[str, type[MLOpsHandler]]] = [
-    ("status", StatusHandler),
-    ("workspace", WorkspaceHandler),
-    ("clusters", ClustersHandler),
-    (r"clusters/(?P<name>[^/]+)", ClusterHandler),
-    ("profiles", ProfilesHandler),
-    (r"profiles/(?P<profile_id>[^/]+)", ProfileHandler),
-    (r"profiles/(?P<profile_id>[^/]+)/report", ProfileReportHandler),
-    ("experiments", ExperimentsHandler),
-    (r"experiments/(?P<experiment_id>[^/]+)/runs", ExperimentRunsHandler),
-    (r"runs/(?P<run_id>[^/]+)", RunHandler),
-    ("models", ModelsHandler),
-    ("mlflow-ui", MlflowUiHandler),
-    ("deployments", DeploymentsHandler),
-    (r"deployments/(?P<name>[^/]+)", DeploymentHandler),
-    (r"deployments/(?P<name>[^/]+)/rollback", DeploymentRollbackHandler),
-    (r"deployments/(?P<name>[^/]+)/logs", DeploymentLogsHandler),
-    (r"deployments/(?P<name>[^/]+)/token", DeploymentTokenHandler),
+    (_pattern(path), OperationHandler.route_class(list(operations)))
+    for path, operations in groupby(sorted(PUBLIC_OPERATIONS, key=lambda op: op.path), key=lambda op: op.path)
 ]

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlops_magics.serving.spec import is_loopback
+from mlops_magics.api.deployments import is_loopback
 from mlops_magics.serving.warmup import expected_warm_up, warmed_before
 
 if TYPE_CHECKING:
+    from mlops_magics.api.deployments import DeploymentSpec
     from mlops_magics.controller.client import Controller
-    from mlops_magics.serving.spec import DeploymentSpec
 
 # What a deployment's words may ask besides deploying a model or an app.
 ACTIONS = ("status", "stop", "logs", "rollback", "token")

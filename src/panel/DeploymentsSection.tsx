@@ -32,7 +32,7 @@ const ONE_LINE = 80;
 /** What a deployment serves: the model as asked for (cancer@challenger), or the command or app. */
 function served(deployment: IDeployment): string {
   const { spec } = deployment;
-  return spec.model ?? spec.app ?? spec.command ?? deployment.model_uri ?? '?';
+  return spec?.model ?? spec?.app ?? spec?.command ?? deployment.model_uri ?? '?';
 }
 
 /** What a rollback serves again: the exact version, since the alias it was deployed as may have moved. */
@@ -320,7 +320,7 @@ function DeploymentItem(props: {
   const [error, setError] = useState<string | null>(null);
   const Caret = open ? caretDownIcon : caretRightIcon;
   const detailId = `mlops-deployment-${deployment.name}`;
-  const isModel = Boolean(deployment.spec.model);
+  const isModel = Boolean(deployment.spec?.model);
   const created = new Date(deployment.created_at);
 
   const showLogs = async (): Promise<void> => {
@@ -398,15 +398,17 @@ function DeploymentItem(props: {
           {served(deployment)}
           {deployment.version ? <span className="mlops-Deployment-version"> v{deployment.version}</span> : null}
         </span>
-        <a
-          className="mlops-ExternalLink mlops-Deployment-url"
-          href={isModel ? `${deployment.url}/docs` : deployment.url}
-          target="_blank"
-          rel="noopener noreferrer"
-          title={isModel ? `Its API page: ${deployment.url}/docs` : deployment.url}
-        >
-          {deployment.url.replace(/^https?:\/\//, '')} ↗
-        </a>
+        {deployment.url ? (
+          <a
+            className="mlops-ExternalLink mlops-Deployment-url"
+            href={isModel ? `${deployment.url}/docs` : deployment.url}
+            target="_blank"
+            rel="noopener noreferrer"
+            title={isModel ? `Its API page: ${deployment.url}/docs` : deployment.url}
+          >
+            {deployment.url.replace(/^https?:\/\//, '')} ↗
+          </a>
+        ) : null}
         <span
           className={`mlops-Deployment-restarts${deployment.restarts ? ' mlops-Deployment-restarts-some' : ''}`}
           data-testid="deployment-restarts"

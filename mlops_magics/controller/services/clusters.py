@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import cluster as cluster_core
-from mlops_magics.cluster import ClusterSpec
+from mlops_magics import names
+from mlops_magics.api.clusters import ClusterScale, ClusterSpec
 from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
 from mlops_magics.state import ClusterRecord, Event
-from mlops_magics.wire import whole_number
 
-log = logging.getLogger("mlops.controller.clusters")
+log = logging.getLogger("mlops.controller.services.clusters")
 
 CONNECT_TIMEOUT_S = 10
 SCALE_TIMEOUT_S = 90
@@ -122,7 +122,7 @@ class ClusterSupervisor:
 
     # --- actions -------------------------------------------------------------------------------------
     def start(self, name: str, spec: ClusterSpec) -> dict[str, Any]:
-        cluster_core.check_name(name)
+        names.cluster_name(name)
         with self._lock:
             with self._sessions.begin() as session:
                 record = session.get(ClusterRecord, name)
@@ -161,8 +161,8 @@ class ClusterSupervisor:
         self._live[name] = live
         self._set(name, status="running", scheduler_address=address, dashboard_link=live.client.dashboard_link)
 
-    def scale(self, name: str, workers: object) -> dict[str, Any]:
-        count = whole_number(workers, "workers", 1)
+    def scale(self, name: str, scale: ClusterScale) -> dict[str, Any]:
+        count = scale.workers
         with self._lock:
             with self._sessions() as session:
                 record = self._record(session, name)

@@ -27,15 +27,16 @@ import psutil
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mlops_magics.controller.template import ServingTemplate, TemplateUnavailable
+from mlops_magics import names
+from mlops_magics.api.deployments import DeploymentSpec
+from mlops_magics.controller.services.template import ServingTemplate, TemplateUnavailable
 from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
 from mlops_magics.serving import tokens
-from mlops_magics.serving.spec import DeploymentSpec, check_name
 from mlops_magics.serving.versions import pinned_spec
 from mlops_magics.state import DeploymentRecord, Event
 from mlops_magics.workspace import Workspace, private_folder, write_private
 
-log = logging.getLogger("mlops.controller.deployments")
+log = logging.getLogger("mlops.controller.services.deployments")
 START_TIMEOUT_S = 120
 SWAP_TIMEOUT_S = 120
 BACKOFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -125,7 +126,7 @@ class DeploymentSupervisor:
             url = f"http://{'127.0.0.1' if spec.host in ('0.0.0.0', '::') else spec.host}:{spec.port}"
         return {
             "name": record.name,
-            "spec": record.spec,
+            "spec": None if spec is None else spec.to_dict(),
             "status": record.status,
             "reason": record.reason,
             "url": url,
@@ -253,7 +254,7 @@ class DeploymentSupervisor:
     # --- actions -------------------------------------------------------------------------------------
     def deploy(self, name: str, spec: DeploymentSpec) -> dict[str, Any]:
         """Start a deployment, or swap the model of a running one (same name, same port)."""
-        check_name(name)
+        names.deployment_name(name)
         with self._lock(name):
             with self._sessions() as session:
                 existing = session.get(DeploymentRecord, name)

@@ -1,16 +1,17 @@
-"""What a deployment is asked to be: a model (or a user's own app), where it listens, and its options."""
+"""A deployment on the wire: what it is asked to be (a model or a user's own app, where it listens, its options),
+the view the controller gives of it, its token and its log."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from mlops_magics import names
 from mlops_magics.errors import InvalidInput
-from mlops_magics.wire import WireModel
+from mlops_magics.wire import View, WireModel
 
 _APP = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -79,7 +80,7 @@ class DeploymentSpec(WireModel):
         return self
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DeploymentSpec:
+    def from_dict(cls, data: object) -> DeploymentSpec:
         """A spec from the wire (a REST body, a stored record): fields named as they are sent."""
         spec = cls.checked(data)
         if spec.open_to_others:
@@ -110,10 +111,43 @@ class DeploymentSpec(WireModel):
         return f"{what} on {self.host}:{self.port}"
 
 
-def check_name(name: str) -> str:
-    return names.deployment_name(name)
-
-
 def default_name(model: str) -> str:
     base = re.sub(r"[^a-z0-9-]+", "-", model.split("@")[0].split("/")[0].lower().removeprefix("models:-")).strip("-")
     return (base or "deployment")[:63]
+
+
+class DeploymentStatus(StrEnum):
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"  # running, but its health check fails
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class Deployment(View):
+    """A deployment as the controller sees it. The token itself is never part of a view."""
+
+    name: str
+    spec: DeploymentSpec | None = Field(description="null when the saved spec is not valid (status failed, reason why)")
+    status: DeploymentStatus
+    reason: str | None
+    url: str | None = Field(description="null when the saved spec is not valid")
+    pid: int | None
+    workers: list[int] = Field(description="the worker processes' pids")
+    model_uri: str | None
+    version: str | None
+    previous_model: str | None
+    previous_version: str | None
+    restarts: int
+    has_token: bool = Field(description="whether requests need a bearer token")
+    created_at: str
+
+
+class DeploymentToken(View):
+    name: str
+    token: str
+
+
+class DeploymentLogs(View):
+    name: str
+    lines: list[str]

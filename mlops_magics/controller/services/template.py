@@ -24,7 +24,7 @@ from typing import Any
 from mlops_magics.serving.warmup import expected_warm_up, record_warm_up
 from mlops_magics.workspace import Workspace
 
-log = logging.getLogger("mlops.controller.template")
+log = logging.getLogger("mlops.controller.services.template")
 ENV = "MLOPS_SERVING_TEMPLATE"
 READY_TIMEOUT_S = 20  # its imports take ~2.5 s; even a slow start beats a fresh interpreter's
 REPLY_TIMEOUT_S = 10  # a fork takes milliseconds

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlops_magics.eda import compare, profile
-from mlops_magics.eda.partition import PairwiseMoments
+from mlops_magics.eda.partition import PAIRWISE_BLOCK_ROWS, PairwiseMoments
 from mlops_magics.eda.profile import QUANTILES, Profile
 from mlops_magics.eda.sketches import QuantileSummary, search_left
 from mlops_magics.errors import InvalidInput
@@ -137,15 +137,21 @@ def test_pairwise_moments_merge_equals_one_pass() -> None:
     assert np.allclose(whole, pd.DataFrame(matrix).corr().to_numpy())
 
 
-def test_pairwise_moments_leave_the_matrix_unless_told() -> None:
+def test_pairwise_moments_block_by_block_equal_one_product() -> None:
     rng = np.random.default_rng(6)
-    matrix = np.asfortranarray(rng.normal(size=(2_000, 3)))
+    matrix = np.asfortranarray(rng.normal(5, 2, size=(3 * PAIRWISE_BLOCK_ROWS + 17, 3)))
     matrix[rng.random(matrix.shape) < 0.1] = np.nan
+    matrix[:5, 2] = np.inf
     kept = matrix.copy()
-    whole = PairwiseMoments.of(list("abc"), matrix)
+    moments = PairwiseMoments.of(list("abc"), matrix)
     assert np.array_equal(matrix, kept, equal_nan=True)
-    scratch = PairwiseMoments.of(list("abc"), matrix, overwrite=True)
-    assert np.array_equal(whole.correlation(), scratch.correlation(), equal_nan=True)
+    mask = np.isfinite(matrix).astype(float)
+    values = np.where(mask > 0, matrix, 0.0)
+    n = mask.T @ mask
+    mean_x = (values.T @ mask) / n
+    cxy = values.T @ values - n * mean_x * mean_x.T
+    assert np.array_equal(moments.n, n)
+    assert np.allclose(moments.mean_x, mean_x, rtol=1e-12) and np.allclose(moments.cxy, cxy, rtol=1e-9)
 
 
 @pytest.mark.parametrize("points", [100, 300_000])  # below and above the size where the points are sorted first

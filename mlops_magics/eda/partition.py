@@ -130,7 +130,8 @@ def _numeric(values: np.ndarray, stats: ColumnStats) -> np.ndarray:
     finite = values[finite_mask]
     stats.zeros += int(finite.size - np.count_nonzero(finite))
     stats.moments = Moments.of(finite)
-    ordered = np.sort(finite)
+    ordered = finite  # a copy already: sorted in place
+    ordered.sort()
     stats.summary = QuantileSummary.of_sorted(ordered)
     if ordered.size:
         starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
@@ -140,8 +141,9 @@ def _numeric(values: np.ndarray, stats: ColumnStats) -> np.ndarray:
             stats.top = Counter(dict(zip(distinct.tolist(), counts.tolist(), strict=True)))
         else:
             stats.top_complete = False
-        infinite = np.unique(values[np.isinf(values)]) if stats.infinite else np.empty(0)
-        stats.distinct = DistinctSketch.of_hashes(hash_values(np.concatenate([distinct, infinite])))
+        if stats.infinite:
+            distinct = np.concatenate([distinct, np.unique(values[np.isinf(values)])])
+        stats.distinct = DistinctSketch.of_hashes(hash_values(distinct))
     else:
         stats.distinct = DistinctSketch.of_hashes(np.empty(0, dtype=np.uint64))
     if stats.infinite:
@@ -222,7 +224,8 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
         else:
             hashes = _levels(series, stats)
         columns[name] = stats
-        row_hashes = row_hashes * _ROW_HASH_PRIME ^ hashes
+        row_hashes *= _ROW_HASH_PRIME
+        row_hashes ^= hashes
     means = np.array([columns[name].moments.mean for name in numeric_names])
     pearson = PairwiseMoments.of(numeric_names, matrix, means) if len(numeric_names) >= 2 else None
     take = min(len(frame), sample_rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlops_magics.errors import InvalidInput
@@ -15,6 +16,7 @@ from mlops_magics.errors import InvalidInput
 if TYPE_CHECKING:
     from mlops_magics.api.clusters import ClusterSpec
     from mlops_magics.cluster_actions import ClusterOrder
+    from mlops_magics.jobs.actions import JobOrder
     from mlops_magics.serving.deploy import DeployOrder
     from mlops_magics.train.cell import TrainOrder
 
@@ -270,4 +272,126 @@ def deploy_order(args: argparse.Namespace) -> DeployOrder:
 def deploy_parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description="Serve a model (or your own app) on a port, managed by the controller.")
     add_deploy_arguments(parser)
+    return parser
+
+
+JOB_ACTIONS = ("create", "run", "status", "runs", "logs", "cancel", "pause", "resume", "delete", "token")
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", default="status", choices=JOB_ACTIONS, metavar="{" + ",".join(JOB_ACTIONS) + "}")
+    parser.add_argument("name", nargs="?", help="the job's name")
+    parser.add_argument("number", nargs="?", help="a run's number (status, logs, cancel; default: the last run)")
+    parser.add_argument("--notebook", help="create: the notebook to run (a path, or `this` in a notebook)")
+    parser.add_argument("--live", action="store_true", help="create: run the file as it is at each run (default: a snapshot)")
+    parser.add_argument("--cron", help="create: a schedule, e.g. '0 6 * * 1-5' (a 6th field is seconds)")
+    parser.add_argument("--tz", default="UTC", help="create: the schedule's time zone (default UTC)")
+    parser.add_argument(
+        "--missed", choices=["skip", "run_once"], default="skip", help="create: schedule times missed while stopped"
+    )
+    parser.add_argument("--on-data", help="create: a glob under the root; each new file starts a run")
+    parser.add_argument("--data-param", default="data_path", help="create: the parameter given the new file's path")
+    parser.add_argument("--on-event", help="create: an event that starts a run, e.g. alert:MONITOR")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="a parameter (create: the job's; run: this run's)"
+    )
+    parser.add_argument("--kernel", help="create: a kernelspec name (default: the notebook's)")
+    parser.add_argument("--cwd", help="create: where runs start (default: the notebook's folder)")
+    parser.add_argument("--file", action="append", default=[], help="create: a file copied with the snapshot")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="create: an environment variable")
+    parser.add_argument(
+        "--cluster", choices=["none", "workspace"], default="none", help="create: connect runs to the workspace's cluster"
+    )
+    parser.add_argument("--timeout", help="create: a run's limit in seconds")
+    parser.add_argument("--retries", default="0", help="create: retries of a failed run (default 0)")
+    parser.add_argument("--backoff", default="30", help="create: seconds before the first retry, doubled after (default 30)")
+    parser.add_argument(
+        "--concurrency", choices=["allow", "forbid", "replace"], default="forbid", help="create: when a run is active"
+    )
+    parser.add_argument("--keep", default="50", help="create: runs kept (default 50)")
+    parser.add_argument("--notify", help="create: a webhook URL called when a run fails (JSON, Slack-compatible)")
+    parser.add_argument("--notify-on", default="failure", help="create: failure, success or failure,success")
+    parser.add_argument("--wait", action="store_true", help="run: wait for the run to end, showing its progress")
+    parser.add_argument("--lines", type=int, default=40, help="logs: how many lines (default 40)")
+    parser.add_argument("--revoke", action="store_true", help="token: revoke the trigger token instead of issuing one")
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"{flag} takes KEY=VALUE (got {value!r}), e.g. {flag} region=eu-west")
+        pairs[key.strip()] = text
+    return pairs
+
+
+def job_order(args: argparse.Namespace, root: Path, this_notebook: str | None = None) -> JobOrder:
+    """``job [create|run|status|runs|logs|cancel|pause|resume|delete|token] [NAME] [RUN]`` as an order for the
+    jobs stage. Paths are named relative to ``root`` (the workspace's root); ``this`` is ``this_notebook``."""
+    from mlops_magics.api.jobs import JobSpec
+    from mlops_magics.jobs.actions import JobOrder
+    from mlops_magics.names import job_name, run_number
+    from mlops_magics.wire import whole_number
+
+    action = args.action
+    if action != "status" and not args.name:
+        raise InvalidInput(f"{action} needs the job's name: job {action} NAME")
+    name = job_name(args.name) if args.name else None
+    number = int(run_number(args.number)) if args.number else None
+    params = _pairs(args.param, "--param")
+    if action == "create":
+        if not args.notebook:
+            raise InvalidInput("create needs --notebook PATH (or --notebook this, in a notebook)")
+        notebook = args.notebook
+        if notebook == "this":
+            if not this_notebook:
+                raise InvalidInput("--notebook this works in a notebook opened in JupyterLab; give the notebook's path")
+            notebook = this_notebook
+        flags = {"notebook": "--notebook ", "cron": "--cron ", "tz": "--tz ", "on_data": "--on-data ", "timeout_s": "--timeout "}
+        flags |= {"retries": "--retries ", "retry_backoff_s": "--backoff ", "keep_runs": "--keep ", "notify": "--notify "}
+        flags |= {"env": "--env ", "kernel": "--kernel ", "cwd": "--cwd ", "files": "--file ", "on_event": "--on-event "}
+        spec: dict[str, Any] = {
+            "notebook": _under(root, notebook),
+            "snapshot": not args.live,
+            "parameters_text": params,
+            "kernel": args.kernel,
+            "cwd": _under(root, args.cwd) if args.cwd else None,
+            "files": [_under(root, f) for f in args.file],
+            "env": _pairs(args.env, "--env"),
+            "cluster": args.cluster,
+            "cron": args.cron,
+            "tz": args.tz,
+            "missed": args.missed,
+            "on_data": _under(root, args.on_data) if args.on_data else None,
+            "data_parameter": args.data_param,
+            "on_event": args.on_event,
+            "timeout_s": whole_number(args.timeout, "--timeout", 1) if args.timeout else None,
+            "retries": whole_number(args.retries, "--retries", 0),
+            "retry_backoff_s": float(whole_number(args.backoff, "--backoff", 0)),
+            "concurrency": args.concurrency,
+            "keep_runs": whole_number(args.keep, "--keep", 1),
+            "notify": {"url": args.notify, "on": [w.strip() for w in args.notify_on.split(",") if w.strip()]}
+            if args.notify
+            else None,
+        }
+        return JobOrder("create", name, spec=JobSpec.checked(spec, lambda field: flags.get(field, f"{field} ")))
+    return JobOrder(action, name, number=number, parameters_text=params, wait=args.wait, lines=args.lines, revoke=args.revoke)
+
+
+def _under(root: Path, path: str) -> str:
+    """A path as typed (relative to the current folder) named relative to the root when it lies under it; as it
+    is otherwise (the controller then refuses it, saying why)."""
+    import os
+
+    absolute = Path(os.path.abspath(os.path.expanduser(path)))
+    try:
+        return absolute.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def job_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Notebooks as jobs run by the controller: on a schedule, on demand, on new data.")
+    add_job_arguments(parser)
     return parser

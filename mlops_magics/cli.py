@@ -157,6 +157,22 @@ def _deploy_command(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_OK
 
 
+def _job_command(args: argparse.Namespace, workspace: Workspace) -> int:
+    from mlops_magics.jobs import actions
+
+    order = arguments.job_order(args, workspace.root)
+    done = actions.carry_out(_controller(workspace), order, notify=lambda text: print(text, file=sys.stderr, flush=True))
+    if done.action == "token" and done.view is not None and "token" in done.view:
+        # The token alone on stdout (TOKEN=$(mlops job token NAME)); what is said about it on stderr.
+        print("\n".join(done.lines), file=sys.stderr)
+        print(done.view["token"])
+        return EXIT_OK
+    print("\n".join(done.lines))
+    if done.action == "run" and order.wait and done.view is not None and done.view["state"] != "succeeded":
+        return EXIT_NO
+    return EXIT_OK
+
+
 def _workspace_command(_args: argparse.Namespace, workspace: Workspace) -> int:
     print(json.dumps(workspace.describe(), indent=2))
     return EXIT_OK
@@ -186,6 +202,11 @@ def build_parser() -> arguments.Parser:
     deploy = commands.add_parser("deploy", help="serve a model on a port (or: status, stop, logs, rollback)")
     arguments.add_deploy_arguments(deploy)
     deploy.set_defaults(run=_deploy_command)
+    job = commands.add_parser(
+        "job", help="notebooks as jobs: create, run, status, runs, logs, cancel, pause, resume, delete, token"
+    )
+    arguments.add_job_arguments(job)
+    job.set_defaults(run=_job_command)
     workspace = commands.add_parser("workspace", help="where this workspace keeps its state")
     workspace.set_defaults(run=_workspace_command)
     return parser

@@ -26,6 +26,18 @@ class InvalidInput(MLOpsError):
     status = 400
 
 
+class Unauthorized(MLOpsError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(MLOpsError):
+    """Asked for something the caller may not reach (a path outside the Jupyter root and the workspace)."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(MLOpsError):
     code = "not_found"
     status = 404
@@ -49,7 +61,8 @@ class ControllerUnavailable(MLOpsError):
 
 
 _BY_CODE: dict[str, type[MLOpsError]] = {
-    cls.code: cls for cls in (MLOpsError, InvalidInput, NotFound, Conflict, WorkspaceError, ControllerUnavailable)
+    cls.code: cls
+    for cls in (MLOpsError, InvalidInput, Unauthorized, Forbidden, NotFound, Conflict, WorkspaceError, ControllerUnavailable)
 }
 
 

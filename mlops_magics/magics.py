@@ -123,7 +123,6 @@ def _framed(page: str, height: int = 800) -> str:
 
 _NOT_BUILT = {
     "monitor": "drift and performance monitoring (%monitor DEPLOYMENT [--every INTERVAL])",
-    "job": "notebooks as scheduled or triggered jobs (%job NOTEBOOK [--cron EXPR] [--on-data PATH])",
 }
 
 
@@ -143,6 +142,7 @@ class MLOpsMagics(Magics):
         self._train_parser = arguments.train_parser("%%train")
         self._review_parser = arguments.review_parser("%review")
         self._deploy_parser = arguments.deploy_parser("%deploy")
+        self._job_parser = arguments.job_parser("%job")
 
     @functools.cached_property
     def controller(self) -> Controller:
@@ -320,14 +320,26 @@ class MLOpsMagics(Magics):
             return Token(view["token"])
         return None
 
+    # --- %job ----------------------------------------------------------------------------------------
+    @line_magic
+    def job(self, line: str) -> Any:
+        from mlops_magics.jobs import actions
+        from mlops_magics.serving.tokens import Token
+
+        # JupyterLab names the notebook a kernel runs for in its environment: `--notebook this`.
+        args = arguments.parse(self._job_parser, line)
+        order = arguments.job_order(args, self.workspace.root, os.environ.get("JPY_SESSION_NAME"))
+        done = actions.carry_out(self.controller, order, notify=lambda text: print(text, flush=True))
+        if done.action == "token" and done.view is not None and "token" in done.view:
+            print("\n".join(done.lines))
+            return Token(done.view["token"])  # never printed: a cell's output is saved in the notebook
+        print("\n".join(done.lines))
+        return None
+
     # --- stages not built yet: registered so that their help says what they will do -----------------
     @line_magic
     def monitor(self, line: str) -> None:
         _not_built("monitor")
-
-    @line_magic
-    def job(self, line: str) -> None:
-        _not_built("job")
 
 
 MLOpsMagics.cluster.__doc__ = (
@@ -372,6 +384,16 @@ MLOpsMagics.deploy.__doc__ = (
     "    %deploy rollback cancer | stop cancer | logs cancer | status\n"
     "    %deploy --command 'python app.py' --name mine  your own HTTP app on $PORT\n\n"
     + arguments.deploy_parser("%deploy").format_help()
+)
+MLOpsMagics.job.__doc__ = (
+    "Run a notebook as a job, executed by the workspace's controller (it runs with JupyterLab closed):\n"
+    "on a schedule, on demand, from outside with a token, or when a new file arrives.\n\n"
+    "    %job create retrain --notebook retrain.ipynb --cron '0 6 * * *' --tz Europe/Paris --param alpha=0.5\n"
+    "    %job run retrain --param region=eu-west --wait     now, with this run's parameters\n"
+    "    %job create ingest --notebook this --on-data 'data/*.parquet'\n"
+    "    %job status | runs retrain | logs retrain [RUN] | cancel retrain [RUN] | pause | resume | delete\n"
+    "    token = %job token retrain                          a trigger token for outside callers (shown once)\n\n"
+    + arguments.job_parser("%job").format_help()
 )
 for _name, _text in _NOT_BUILT.items():
     getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."

@@ -47,3 +47,9 @@ run_id = _checker(RUN_ID, "run id", "use the id the runs list shows (letters, di
 def url_path(*parts: str) -> str:
     """``/a/b`` from parts, each quoted whole (a '/' or '?' inside a part stays inside it)."""
     return "".join(f"/{quote(part, safe='')}" for part in parts)
+
+
+JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+RUN_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
+job_name = _checker(JOB_NAME, "job name", "use lowercase letters, digits, '_' and '-' (1-63), starting with a letter or digit")
+run_number = _checker(RUN_NUMBER, "run number", "use the run's number as the runs list shows it (1, 2, ...)")

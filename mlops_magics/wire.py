@@ -64,7 +64,7 @@ class WireModel(BaseModel):
         return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump()
+        return self.model_dump(mode="json")
 
 
 def whole_number(value: object, what: str, minimum: int) -> int:
@@ -129,7 +129,7 @@ def _what(model: type[BaseModel], name: str, error: dict[str, Any]) -> str:
         return f"must be a string {got}"
     if kind in ("dict_type", "model_type"):
         return f"must be a JSON object {got}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"must be one of {ctx.get('expected')} {got}"
     if kind == "missing":
         return "is required"

@@ -110,8 +110,27 @@ class Workspace:
 
     # jobs and deployments
     @property
+    def root(self) -> Path:
+        """The folder the workspace belongs to (the Jupyter root when JupyterLab made it): job notebooks are
+        named relative to it, and nothing outside it is run or read through a job."""
+        return self.home.parent
+
+    @property
+    def jobs(self) -> Path:
+        return self.home / "jobs"
+
+    def job(self, name: str) -> Path:
+        """A job's own folder: the notebook snapshot and the files copied with it."""
+        return self.jobs / name
+
+    @property
     def runs(self) -> Path:
-        return self.home / "runs"
+        """Job runs' folders (the executed notebook, the log): beside the workspace, not in it, so JupyterLab
+        (which hides dot folders) opens them."""
+        return self.root / "mlops-runs"
+
+    def job_run(self, name: str, number: int) -> Path:
+        return self.runs / name / str(number)
 
     @property
     def requests(self) -> Path:

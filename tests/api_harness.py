@@ -49,6 +49,16 @@ FUZZED_CHANGES = (
     "DELETE /mlops/api/deployments/{name}",
     "POST /mlops/api/deployments/{name}/rollback",
     "POST /mlops/api/deployments/{name}/token",
+    # Jobs: the harness's root holds no notebook, so no job can be made and no run started.
+    "PUT /mlops/api/jobs/{name}",
+    "DELETE /mlops/api/jobs/{name}",
+    "POST /mlops/api/jobs/{name}/pause",
+    "POST /mlops/api/jobs/{name}/resume",
+    "POST /mlops/api/jobs/{name}/runs",
+    "POST /mlops/api/jobs/{name}/runs/{number}/cancel",
+    "POST /mlops/api/jobs/{name}/token",
+    "DELETE /mlops/api/jobs/{name}/token",
+    "POST /mlops/api/jobs/{name}/trigger",
 )
 
 
@@ -87,8 +97,9 @@ def _resolve(item: dict) -> dict:
 
 def _noun(path: str, name: str) -> str:
     if name == "name":
-        return "cluster name" if path.startswith("/mlops/api/clusters/") else "deployment name"
-    return name.replace("_", " ")
+        resource = path.removeprefix("/mlops/api/").split("/")[0]
+        return {"clusters": "cluster name", "deployments": "deployment name", "jobs": "job name"}[resource]
+    return {"number": "run number"}.get(name, name.replace("_", " "))
 
 
 def named_routes() -> list[NamedRoute]:

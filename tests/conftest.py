@@ -34,7 +34,9 @@ def stop_controller(workspace: Workspace) -> None:
             os.killpg(info.pid, signal.SIGKILL)
     for process in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if "mlops_magics.serving" in cmdline and str(workspace.home) in cmdline:
+        ours = "mlops_magics.serving" in cmdline and str(workspace.home) in cmdline
+        ours = ours or ("mlops_magics.jobs.runner" in cmdline and str(workspace.runs) in cmdline)  # job runs
+        if ours:
             with contextlib.suppress(ProcessLookupError, PermissionError, psutil.Error):
                 os.killpg(process.pid, signal.SIGKILL)
 

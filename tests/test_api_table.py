@@ -13,11 +13,12 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from mlops_magics.api import openapi
-from mlops_magics.api.routes import OPERATIONS, PUBLIC_OPERATIONS, Operation, Owner
+from mlops_magics.api.routes import OPERATIONS, PUBLIC_OPERATIONS, Auth, Operation, Owner
 from mlops_magics.controller import Controller
 from mlops_magics.controller.app import ControllerItself
 from mlops_magics.controller.services.clusters import ClusterSupervisor
 from mlops_magics.controller.services.deployments import DeploymentSupervisor
+from mlops_magics.controller.services.jobs import JobSupervisor
 from mlops_magics.controller.services.mlflow_ui import MlflowUi
 from mlops_magics.server.routes import ServerRoutes
 from mlops_magics.workspace import Workspace
@@ -29,6 +30,7 @@ SERVICES: dict[str, type] = {
     "clusters": ClusterSupervisor,
     "deployments": DeploymentSupervisor,
     "mlflow_ui": MlflowUi,
+    "jobs": JobSupervisor,
 }
 
 
@@ -51,16 +53,18 @@ def test_every_operation_has_the_handler_it_names(op: Operation) -> None:
     assert (service == "server") == (op.owner is Owner.SERVER)
     handler = getattr(SERVICES[service], method)
     values: list[Any] = [p.name for p in op.params] + (["body"] if op.body else [])
-    inspect.signature(handler).bind(None, *values, **{q.name: q.default for q in op.query})  # self, then the call
+    extra = {"token": "t"} if op.auth is Auth.JOB_TOKEN else {}  # the job-token route hands on the caller's token
+    inspect.signature(handler).bind(None, *values, **{q.name: q.default for q in op.query}, **extra)  # self, then the call
 
 
 # A value of another JSON type than each declared one: a field of that type refuses it.
 WRONG = {"integer": "seven", "number": "seven", "string": 5, "boolean": "yes", "object": "x", "array": "x"}
 
 
-def _wrong_value(schema: dict[str, Any]) -> object:
-    """A value no type of the field's JSON schema accepts (``anyOf`` of a type and null included)."""
-    types = {branch.get("type") for branch in schema.get("anyOf", [schema])} - {"null", None}
+def _wrong_value(schema: dict[str, Any], defs: dict[str, Any]) -> object:
+    """A value no type of the field's JSON schema accepts (``anyOf`` of a type and null, ``$ref`` included)."""
+    branches = [defs[b["$ref"].split("/")[-1]] if "$ref" in b else b for b in schema.get("anyOf", [schema])]
+    types = {branch.get("type") for branch in branches} - {"null", None}
     assert len(types) == 1, schema
     return WRONG[types.pop()]
 
@@ -78,11 +82,14 @@ async def test_a_wrong_type_in_any_body_is_a_400_naming_the_field(
     jp_fetch, workspace: Workspace, op: Operation, field: str
 ) -> None:
     assert op.body is not None
-    body = {field: _wrong_value(op.body.model_json_schema()["properties"][field])}
+    schema = op.body.model_json_schema()
+    body = {field: _wrong_value(schema["properties"][field], schema.get("$defs", {}))}
     parts = op.path.strip("/").replace("{name}", "harness").split("/")
+    # The job-token route checks that a token is there first (and which one, at the controller, after the body).
+    headers = {"Authorization": "Bearer some-token"} if op.auth is Auth.JOB_TOKEN else {}
     with pytest.raises(HTTPClientError) as refused:
-        await jp_fetch("mlops", "api", *parts, method=op.method, body=json.dumps(body))
+        await jp_fetch("mlops", "api", *parts, method=op.method, body=json.dumps(body), headers=headers)
     payload = json.loads(refused.value.response.body)
     assert refused.value.code == 400 and payload["code"] == "invalid_input", payload
-    assert payload["message"].startswith(f"field `{field}`: "), payload
+    assert f"field `{field}`: " in payload["message"], payload
     assert Controller(workspace).running() is None  # refused at the face, before a controller was needed

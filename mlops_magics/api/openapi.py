@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from mlops_magics.api.routes import PUBLIC_OPERATIONS, Operation
+from mlops_magics.api.routes import PUBLIC_OPERATIONS, Auth, Operation
 from mlops_magics.api.system import Error
 from mlops_magics.version import __version__
 
@@ -33,7 +33,9 @@ checked against their patterns (400 otherwise); bodies are checked strictly: a b
 is not a number, NaN and infinities are refused, unknown fields are refused; the message names the field.
 """
 TOKEN = "`token <jupyter server token>`"
-ERROR_TEXT = {400: "A name, an id or a body that is not accepted", 404: "Nothing by that name", 409: "Not now: "
+JOB_TOKEN = "a job's trigger token (`mlops job token NAME`): opens POST /mlops/api/jobs/{name}/trigger and nothing else"
+ERROR_TEXT = {400: "A name, an id or a body that is not accepted", 401: "Missing or wrong job trigger token",
+              403: "Outside what this route may reach", 404: "Nothing by that name", 409: "Not now: "
               "the resource's state does not allow it", 503: "The controller could not be started or reached"}  # fmt: skip
 
 
@@ -69,6 +71,8 @@ def _models(kind: Any) -> list[type[BaseModel]]:
 
 def _operation(op: Operation) -> dict[str, Any]:
     item: dict[str, Any] = {"summary": op.summary, "operationId": op.operation_id}
+    if op.auth is Auth.JOB_TOKEN:
+        item["security"] = [{"jobToken": []}]
     if op.query:
         item["parameters"] = [
             {"name": q.name, "in": "query", "required": False, "schema": {**q.schema, "default": q.default}} for q in op.query
@@ -82,7 +86,9 @@ def _operation(op: Operation) -> dict[str, Any]:
             ids[link.operation]: {"operationId": ids[link.operation], "parameters": {link.param: link.source}}
             for link in op.links
         }
-    responses: dict[str, Any] = {"200": answer, "403": {"$ref": "#/components/responses/Forbidden"}}
+    refused = {"401": {"$ref": "#/components/responses/Error401"}} if op.auth is Auth.JOB_TOKEN else {}
+    refused = refused or {"403": {"$ref": "#/components/responses/Forbidden"}}
+    responses: dict[str, Any] = {"200": answer, **refused}
     for status in sorted({400, *op.errors} if op.params or op.body or op.query else set(op.errors)):
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
     item["responses"] = dict(sorted(responses.items()))

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from mlops_magics import names
 from mlops_magics.api.clusters import Cluster, ClusterScale, ClusterSpec
 from mlops_magics.api.deployments import Deployment, DeploymentLogs, DeploymentSpec, DeploymentToken
+from mlops_magics.api.jobs import Job, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
 from mlops_magics.api.profiles import Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
@@ -28,6 +29,11 @@ from mlops_magics.wire import LOG_LINES, WireModel, log_lines, shown
 # Starting a cluster waits for its workers, a deployment for its health check; everything else answers at once.
 SHORT_TIMEOUT_S = 15
 LONG_TIMEOUT_S = 240
+
+
+class Auth(StrEnum):
+    JUPYTER = "jupyter"  # Jupyter's token or cookie + _xsrf (every REST route but one)
+    JOB_TOKEN = "job_token"  # a job's own trigger token (Authorization: Bearer), for outside callers; one route
 
 
 class Owner(StrEnum):
@@ -56,6 +62,8 @@ DEPLOYMENT = PathParam("name", names.deployment_name, names.DEPLOYMENT_NAME, "a 
 PROFILE = PathParam("profile_id", names.profile_id, names.PROFILE_ID, "a profile's id, as the profiles list shows")
 EXPERIMENT = PathParam("experiment_id", names.experiment_id, names.EXPERIMENT_ID, "an MLflow experiment id")
 RUN = PathParam("run_id", names.run_id, names.RUN_ID, "an MLflow run id")
+JOB = PathParam("name", names.job_name, names.JOB_NAME, "a job's name")
+JOB_RUN = PathParam("number", names.run_number, names.RUN_NUMBER, "a run's number in its job (1, 2, ...)")
 
 LINES = QueryParam("lines", log_lines, 200, {"type": "integer", "minimum": LOG_LINES[0], "maximum": LOG_LINES[1]})
 
@@ -101,6 +109,7 @@ class Operation:
     media_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     links: tuple[Link, ...] = ()
+    auth: Auth = Auth.JUPYTER
 
     @property
     def operation_id(self) -> str:
@@ -209,6 +218,40 @@ OPERATIONS: tuple[Operation, ...] = (
               C, "mlflow_ui.start", timeout=LONG_TIMEOUT_S, errors=(503,)),
     Operation("stop_mlflow_ui", "DELETE", "/mlflow-ui", "Stop the MLflow UI", MlflowUi, C, "mlflow_ui.stop",
               timeout=LONG_TIMEOUT_S, public=False),
+    # --- jobs ------------------------------------------------------------------------------------------------
+    Operation("jobs", "GET", "/jobs", "The workspace's jobs with their next run and last run", list[Job], C,
+              "jobs.list", errors=(503,)),
+    Operation("job", "GET", "/jobs/{name}", "One job", Job, C, "jobs.get", (JOB,), errors=(400, 404, 503)),
+    Operation("put_job", "PUT", "/jobs/{name}",
+              "Create or replace a job (its notebook checked, its parameters typed by the notebook's, a snapshot taken)",
+              Job, C, "jobs.put", (JOB,), JobSpec, timeout=LONG_TIMEOUT_S, errors=(400, 403, 404, 503)),
+    Operation("delete_job", "DELETE", "/jobs/{name}", "Delete a job, its history, and stop its runs", Job, C,
+              "jobs.delete", (JOB,), timeout=LONG_TIMEOUT_S, errors=(400, 404, 503)),
+    Operation("pause_job", "POST", "/jobs/{name}/pause", "Stop its schedule and data triggers (runs on demand still)",
+              Job, C, "jobs.pause", (JOB,), errors=(400, 404, 503)),
+    Operation("resume_job", "POST", "/jobs/{name}/resume", "Start its triggers again (times passed while paused are not owed)",
+              Job, C, "jobs.resume", (JOB,), errors=(400, 404, 503)),
+    Operation("run_job", "POST", "/jobs/{name}/runs", "Run the job now, with parameters for this run",
+              JobRun, C, "jobs.trigger", (JOB,), RunRequest, errors=(400, 404, 409, 503)),
+    Operation("job_runs", "GET", "/jobs/{name}/runs", "The job's runs, newest first", list[JobRun], C, "jobs.runs",
+              (JOB,), errors=(400, 404, 503), links=(Link("job_run", "number", "$response.body#/0/number"),)),
+    Operation("job_run", "GET", "/jobs/{name}/runs/{number}", "One run, with its live progress", JobRun, C,
+              "jobs.run", (JOB, JOB_RUN), errors=(400, 404, 503)),
+    Operation("cancel_run", "POST", "/jobs/{name}/runs/{number}/cancel", "Cancel a queued or running run", JobRun,
+              C, "jobs.cancel", (JOB, JOB_RUN), timeout=LONG_TIMEOUT_S, errors=(400, 404, 409, 503)),
+    Operation("run_logs", "GET", "/jobs/{name}/runs/{number}/logs", "The tail of a run's log", RunLog, C,
+              "jobs.logs", (JOB, JOB_RUN), query=(LINES,), errors=(400, 404, 503)),
+    Operation("issue_job_token", "POST", "/jobs/{name}/token",
+              "Issue the job's trigger token (shown once; the previous one stops working)", JobToken, C,
+              "jobs.issue_token", (JOB,), errors=(400, 404, 503), headers={"Cache-Control": "no-store"}),
+    Operation("revoke_job_token", "DELETE", "/jobs/{name}/token", "Revoke the job's trigger token", Job, C,
+              "jobs.revoke_token", (JOB,), errors=(400, 404, 503)),
+    Operation("trigger_job_with_token", "POST", "/jobs/{name}/trigger", "An outside caller's trigger, token in body",
+              JobRun, C, "jobs.trigger_with_token", (JOB,), TokenTrigger, errors=(400, 401, 404, 409), public=False),
+    Operation("trigger_job", "POST", "/jobs/{name}/trigger",
+              "Run the job from outside JupyterLab (a CI or data pipeline) with its trigger token as "
+              "`Authorization: Bearer TOKEN`: the one route that token opens", JobRun, S, "server.trigger_job",
+              (JOB,), RunRequest, errors=(400, 401, 409, 503), auth=Auth.JOB_TOKEN),
 )  # fmt: skip
 
 CONTROLLER_OPERATIONS: dict[str, Operation] = {op.name: op for op in OPERATIONS if op.owner is Owner.CONTROLLER}

@@ -55,6 +55,7 @@ def run(workspace: Workspace) -> int:
     from mlops_magics.controller.app import ControllerItself, build_app
     from mlops_magics.controller.services.clusters import ClusterSupervisor
     from mlops_magics.controller.services.deployments import DeploymentSupervisor
+    from mlops_magics.controller.services.jobs import JobSupervisor
     from mlops_magics.controller.services.mlflow_ui import MlflowUi
     from mlops_magics.errors import MLOpsError
     from mlops_magics.state import Event, open_state
@@ -96,6 +97,8 @@ def run(workspace: Workspace) -> int:
     mlflow_ui = MlflowUi(workspace)
     deployments = DeploymentSupervisor(workspace, sessions, template)
     services: dict[str, Any] = {"clusters": supervisor, "deployments": deployments, "mlflow_ui": mlflow_ui}
+    jobs = JobSupervisor(workspace, sessions, supervisor)
+    services["jobs"] = jobs
     services["controller"] = ControllerItself(workspace, services, started_at, __version__, request_shutdown)
     app = build_app(workspace, services, token)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
@@ -116,6 +119,7 @@ def run(workspace: Workspace) -> int:
     threading.Thread(target=watch_lock, name="watch-lock", daemon=True).start()
     threading.Thread(target=supervisor.restore, name="restore-clusters", daemon=True).start()
     threading.Thread(target=deployments.restore, name="restore-deployments", daemon=True).start()
+    threading.Thread(target=jobs.restore, name="restore-jobs", daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
@@ -123,6 +127,7 @@ def run(workspace: Workspace) -> int:
         supervisor.close_all()
         mlflow_ui.stop()
         deployments.close()
+        jobs.close()
         remove_info(workspace.controller_info, os.getpid())
         lock.release()
     return 0

@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 
 import orjson
 import tornado.web
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from mlops_magics.api.routes import PUBLIC_OPERATIONS, Operation, Owner
+from mlops_magics.api.routes import PUBLIC_OPERATIONS, Auth, Operation, Owner
 from mlops_magics.controller import Controller
-from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
+from mlops_magics.errors import InvalidInput, MLOpsError, NotFound, Unauthorized
 from mlops_magics.server.routes import Page
 from mlops_magics.workspace import Workspace
 
@@ -114,14 +115,19 @@ class OperationHandler(MLOpsHandler):
     def route_class(cls, operations: list[Operation]) -> type[OperationHandler]:
         by_method = {op.method: op for op in operations}
         params = operations[0].params
+        by_token = {op.auth for op in operations} == {Auth.JOB_TOKEN}
+        if not by_token and Auth.JOB_TOKEN in {op.auth for op in operations}:
+            raise TypeError(f"{operations[0].path}: a job-token route shares its path with no other route")
 
-        @tornado.web.authenticated
         async def serve(self: OperationHandler, **path: str) -> None:
             await self.serve(path)
 
-        attributes: dict[str, Any] = {method.lower(): serve for method in by_method}
+        # Every route needs Jupyter's authentication but the job-token one, which checks its own token.
+        guarded = allow_unauthenticated(serve) if by_token else tornado.web.authenticated(serve)
+        attributes: dict[str, Any] = {method.lower(): guarded for method in by_method}
         attributes |= {"operations": by_method, "path_checks": {p.name: p.check for p in params}}
-        return type(f"{operations[0].operation_id[0].upper()}{operations[0].operation_id[1:]}Handler", (cls,), attributes)
+        base = JobTokenHandler if by_token else cls
+        return type(f"{operations[0].operation_id[0].upper()}{operations[0].operation_id[1:]}Handler", (base,), attributes)
 
     async def serve(self, path: dict[str, str]) -> None:
         op = self.operations[self.request.method or "GET"]
@@ -137,9 +143,11 @@ class OperationHandler(MLOpsHandler):
                 return self.controller.call(op, *values, *body, **query)
         else:
             handler = getattr(self.settings["mlops_routes"], op.handler.removeprefix("server."))
+            extra = {"token": self.bearer_token()} if op.auth is Auth.JOB_TOKEN else {}
 
             def work() -> Any:
-                return handler(*op.checked_path(values), **op.checked_query(query))
+                body = [op.checked_body(self.json_body())] if op.body is not None else []
+                return handler(*op.checked_path(values), *body, **op.checked_query(query), **extra)
 
         if op.media_type == "text/html":
             await self.respond_page(work)
@@ -155,6 +163,34 @@ class OperationHandler(MLOpsHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", page.policy)
         super(APIHandler, self).finish(page.html)  # APIHandler.finish would label the page as JSON
+
+
+class JobTokenHandler(OperationHandler):
+    """The one route an outside caller reaches with a job's trigger token (``Authorization: Bearer TOKEN``)
+    instead of Jupyter's: no Jupyter user is needed, and no ``_xsrf`` (a header token is not sent by a browser
+    on its own, so there is no cross-site request to forge). The controller checks the token."""
+
+    async def prepare(self) -> None:
+        await APIHandler.prepare(self)
+        if self._finished or self.request.method == "OPTIONS":
+            return
+        if self.request.method not in self.allowed_methods():
+            raise tornado.web.HTTPError(405)
+        try:
+            for key, value in self.path_kwargs.items():
+                self.path_checks[key](value)
+            self.bearer_token()
+        except MLOpsError as exc:
+            self.send_json_error(exc)
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    def bearer_token(self) -> str:
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
+            raise Unauthorized("this route needs the job's trigger token: Authorization: Bearer TOKEN")
+        return token.strip()
 
 
 class UnknownRouteHandler(MLOpsHandler):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_magics.api.jobs import RunRequest
 from mlops_magics.api.profiles import ReportKind
 from mlops_magics.controller import Controller
 from mlops_magics.eda import store
@@ -71,3 +72,7 @@ class ServerRoutes:
 
     def models(self) -> list[dict[str, Any]]:
         return records.models(self._workspace)
+
+    def trigger_job(self, name: str, request: RunRequest, token: str) -> dict[str, Any]:
+        """An outside caller's trigger: handed to the controller with the token it showed, which it checks."""
+        return self._controller.trigger_job_with_token(name, {"token": token, **request.to_dict()})

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from mlops_magics.state.models import ClusterRecord, DeploymentRecord, Event, ProfileRecord
+from mlops_magics.state.models import (
+    ClusterRecord,
+    DeploymentRecord,
+    Event,
+    JobDataFileRecord,
+    JobRecord,
+    JobRunRecord,
+    ProfileRecord,
+)
 from mlops_magics.workspace import Workspace, private_folder, write_private
 
 
@@ -71,11 +79,18 @@ def _v4_deployment_tokens(conn: Connection) -> None:
             conn.exec_driver_sql("UPDATE deployments SET spec = ? WHERE name = ?", (json.dumps(spec), name))
 
 
+def _v5_jobs(conn: Connection) -> None:
+    JobRecord.__table__.create(conn)
+    JobRunRecord.__table__.create(conn)
+    JobDataFileRecord.__table__.create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_clusters_and_events,
     _v2_profiles,
     _v3_deployments,
     _v4_deployment_tokens,
+    _v5_jobs,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

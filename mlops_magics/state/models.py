@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -76,3 +76,57 @@ class DeploymentRecord(Base):
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class JobRecord(Base):
+    """A notebook run as a job: its spec, whether its triggers are paused, its trigger token's digest."""
+
+    __tablename__ = "jobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict] = mapped_column(JSON)
+    paused: Mapped[bool] = mapped_column(default=False)
+    # Only the SHA-256 of the trigger token (shown once, when issued).
+    token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The last schedule time that was handled (run, skipped or missed): what a restart compares against.
+    cron_handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    runs_made: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class JobRunRecord(Base):
+    """One run of a job. ``trigger_key`` is unique per job: one trigger (a schedule time, a new file, an API call)
+    never makes two runs, whatever restarts happen between."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "number"), UniqueConstraint("job", "trigger_key"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(16))
+    trigger_key: Mapped[str] = mapped_column(String(1200))
+    trigger_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parameters: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # a retry's backoff
+    cells_done: Mapped[int] = mapped_column(Integer, default=0)
+    cells_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failed_cell: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JobDataFileRecord(Base):
+    """A file a job's ``on_data`` glob has seen: each file starts one run, also across controller restarts."""
+
+    __tablename__ = "job_data_files"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

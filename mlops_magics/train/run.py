@@ -131,6 +131,10 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
         tags["mlops.notes"] = "\n".join(notes)
     if request.notebook:
         tags["mlflow.source.name"] = request.notebook
+    # Trained inside a job's run: the run says which (the controller puts both in the run's environment).
+    for variable, tag in (("MLOPS_JOB", "mlops.job"), ("MLOPS_RUN", "mlops.job_run")):
+        if os.environ.get(variable):
+            tags[tag] = os.environ[variable]
     prints = {}
     for prefix, pair in (("train", request.data), ("eval", request.eval)):
         if pair is not None:

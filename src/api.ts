@@ -33,6 +33,17 @@ export type DeploymentStatus = Schemas['DeploymentStatus'];
 export type IDeployment = Schemas['Deployment'];
 export type IDeploymentToken = Schemas['DeploymentToken'];
 export type IDeploymentLogs = Schemas['DeploymentLogs'];
+/** A job: a notebook with its parameters, kernel and triggers (PUT /mlops/api/jobs/{name}). */
+export type IJobSpec = Schemas['JobSpec'];
+/** A job as the controller sees it: its triggers in one line, its next run, its last run, its declared parameters. */
+export type IJob = Schemas['Job'];
+/** One run of a job: its state (with the reason), its live progress, its executed notebook and log. */
+export type IJobRun = Schemas['JobRun'];
+export type JobRunState = Schemas['RunState'];
+export type JobTrigger = Schemas['TriggerKind'];
+/** A run's parameters over the job's: JSON values, or text typed by the notebook's defaults. */
+export type IRunRequest = Schemas['RunRequest'];
+export type IRunLog = Schemas['RunLog'];
 
 /** MLflow's run statuses (a run's `status` is a string: MLflow may add more). */
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
@@ -182,6 +193,65 @@ export class MLOpsApi {
   /** The last `lines` lines of a deployment's log. */
   deploymentLogs(name: string, lines = 200): Promise<IDeploymentLogs> {
     return this.request<IDeploymentLogs>(`deployments/${encodeURIComponent(name)}/logs?lines=${lines}`);
+  }
+
+  /** The workspace's jobs, with their next run and last run. */
+  jobs(): Promise<IJob[]> {
+    return this.request<IJob[]>('jobs');
+  }
+
+  job(name: string): Promise<IJob> {
+    return this.request<IJob>(`jobs/${encodeURIComponent(name)}`);
+  }
+
+  /** Create or replace a job: its notebook is checked, a snapshot taken, its parameters typed by the notebook's. */
+  putJob(name: string, spec: IJobSpec): Promise<IJob> {
+    return this.request<IJob>(`jobs/${encodeURIComponent(name)}`, {
+      method: 'PUT',
+      body: JSON.stringify(spec)
+    });
+  }
+
+  /** Delete a job with its history; its active runs are stopped. */
+  deleteJob(name: string): Promise<IJob> {
+    return this.request<IJob>(`jobs/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
+
+  /** Stop its schedule and data triggers (it still runs on demand). */
+  pauseJob(name: string): Promise<IJob> {
+    return this.request<IJob>(`jobs/${encodeURIComponent(name)}/pause`, { method: 'POST' });
+  }
+
+  resumeJob(name: string): Promise<IJob> {
+    return this.request<IJob>(`jobs/${encodeURIComponent(name)}/resume`, { method: 'POST' });
+  }
+
+  /** Run the job now; the answer is the queued run. */
+  runJob(name: string, request: IRunRequest = {}): Promise<IJobRun> {
+    return this.request<IJobRun>(`jobs/${encodeURIComponent(name)}/runs`, {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+  }
+
+  /** The job's runs, newest first. */
+  jobRuns(name: string): Promise<IJobRun[]> {
+    return this.request<IJobRun[]>(`jobs/${encodeURIComponent(name)}/runs`);
+  }
+
+  /** One run, with its live progress. */
+  jobRun(name: string, run: number): Promise<IJobRun> {
+    return this.request<IJobRun>(`jobs/${encodeURIComponent(name)}/runs/${run}`);
+  }
+
+  /** Cancel a queued or running run. */
+  cancelJobRun(name: string, run: number): Promise<IJobRun> {
+    return this.request<IJobRun>(`jobs/${encodeURIComponent(name)}/runs/${run}/cancel`, { method: 'POST' });
+  }
+
+  /** The last `lines` lines of a run's log. */
+  jobRunLogs(name: string, run: number, lines = 200): Promise<IRunLog> {
+    return this.request<IRunLog>(`jobs/${encodeURIComponent(name)}/runs/${run}/logs?lines=${lines}`);
   }
 
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {

@@ -14,12 +14,15 @@ import {
   Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import type { FileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { CommandToolbarButton } from '@jupyterlab/ui-components';
 
 import { ICluster, MLOpsApi, MLOpsApiError, ProfileReportKind } from './api';
 import { mlopsIcon } from './icon';
 import { MlflowUiLauncher } from './mlflow';
+import { newJob } from './newJob';
 import { insertMagic, listDataFrames } from './notebook';
 import { IClusterDefaults } from './panel/ClusterSection';
 import { MLOpsPanel } from './panel/Panel';
@@ -36,11 +39,19 @@ const CommandIDs = {
   openProfiles: 'mlops:open-profiles',
   profileDataFrame: 'mlops:profile-dataframe',
   openProfileReport: 'mlops:open-profile-report',
-  openMlflowUi: 'mlops:open-mlflow-ui'
+  openMlflowUi: 'mlops:open-mlflow-ui',
+  newJob: 'mlops:new-job',
+  runAsJob: 'mlops:run-as-job',
+  createJobFromFile: 'mlops:create-job-from-file'
 } as const;
 
-/** Commands that need arguments, kept out of the palette. */
-const NOT_IN_PALETTE: string[] = [CommandIDs.openProfileReport];
+/** Commands that need arguments or a context (a file browser item, a notebook's toolbar), kept out of the palette. */
+const NOT_IN_PALETTE: string[] = [CommandIDs.openProfileReport, CommandIDs.runAsJob, CommandIDs.createJobFromFile];
+
+/** The file browser's notebook items, where "Create Job from Notebook" is offered. */
+const NOTEBOOK_ITEM = '.jp-DirListing-item[data-file-type="notebook"]';
+/** The default file browser's id in the left area (@jupyterlab/filebrowser-extension). */
+const FILE_BROWSER_ID = 'filebrowser';
 
 const DEFAULTS: IClusterDefaults = {
   workers: 2,
@@ -122,6 +133,55 @@ const plugin: JupyterFrontEndPlugin<void> = {
       id => app.shell.activateById(id)
     );
 
+    const report = (error: unknown): void => {
+      const text = error instanceof MLOpsApiError ? error.message : String(error);
+      Notification.error(`MLOps: ${text}`, { autoClose: 8000 });
+    };
+
+    // A job is made of a notebook file: the dialog asks its name and schedule, then the Jobs section shows it.
+    const makeJob = async (
+      path: string,
+      options: { runNow: boolean; title: string; save?: () => Promise<void> }
+    ): Promise<void> => {
+      try {
+        const made = await newJob(api, app.serviceManager.contents.localPath(path), options);
+        if (!made) {
+          return;
+        }
+        app.shell.activateById(panel.id);
+        panel.showJobs(made.job.name);
+        if (made.runError) {
+          Notification.error(`MLOps: ${made.runError}`, { autoClose: 8000 });
+        }
+      } catch (error) {
+        report(error);
+      }
+    };
+    // The active notebook, saved when the dialog is accepted: the job runs the file as it is on disk.
+    const makeJobOfActive = async (runNow: boolean, title: string): Promise<void> => {
+      const current = tracker.currentWidget;
+      if (!current) {
+        Notification.warning('Open a notebook first: a job runs a notebook.', { autoClose: 5000 });
+        return;
+      }
+      const save = async (): Promise<void> => {
+        if (current.context.model.dirty && !current.context.model.readOnly) {
+          await current.context.save();
+        }
+      };
+      await makeJob(current.context.path, { runNow, title, save });
+    };
+    // The notebook right-clicked in the file browser (a right click selects the item under it).
+    const selectedNotebook = (): string | null => {
+      for (const widget of app.shell.widgets('left')) {
+        if (widget.id === FILE_BROWSER_ID && 'selectedItems' in widget) {
+          const item = (widget as FileBrowser).selectedItems().next();
+          return !item.done && item.value.type === 'notebook' ? item.value.path : null;
+        }
+      }
+      return null;
+    };
+
     const panel = new MLOpsPanel({
       api,
       defaults,
@@ -129,17 +189,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       onClusterChanged,
       listDataFrames: () => listDataFrames(tracker),
       openReport: (profile, which) => opener.openReport(profile, which),
-      mlflowUi
+      mlflowUi,
+      newJob: () => makeJobOfActive(false, 'New job from the active notebook'),
+      openNotebook: path => void app.commands.execute('docmanager:open', { path })
     });
     panel.title.icon = mlopsIcon;
     panel.title.caption = 'MLOps';
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, 'mlops-panel');
-
-    const report = (error: unknown): void => {
-      const text = error instanceof MLOpsApiError ? error.message : String(error);
-      Notification.error(`MLOps: ${text}`, { autoClose: 8000 });
-    };
 
     app.commands.addCommand(CommandIDs.openPanel, {
       label: 'MLOps: Open Panel',
@@ -231,6 +288,40 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     mlflowUi.subscribe(() => app.commands.notifyCommandChanged(CommandIDs.openMlflowUi));
+
+    app.commands.addCommand(CommandIDs.newJob, {
+      label: 'MLOps: New Job from Notebook…',
+      caption: 'Make a job of the active notebook: run it now, on a schedule, or by a call',
+      icon: mlopsIcon,
+      execute: () => makeJobOfActive(false, 'New job from the active notebook')
+    });
+    app.commands.addCommand(CommandIDs.runAsJob, {
+      label: 'Run as Job',
+      caption: 'Run this notebook as a job, in a fresh kernel of the workspace controller (it outlives JupyterLab)',
+      icon: mlopsIcon,
+      execute: () => makeJobOfActive(true, 'Run as job')
+    });
+    app.commands.addCommand(CommandIDs.createJobFromFile, {
+      label: 'Create Job from Notebook',
+      caption: 'Make a job of this notebook: run it now, on a schedule, or by a call',
+      icon: mlopsIcon,
+      execute: async () => {
+        const path = selectedNotebook();
+        if (path) {
+          await makeJob(path, { runNow: false, title: `New job from ${path.split('/').pop()}` });
+        }
+      }
+    });
+    app.contextMenu.addItem({ command: CommandIDs.createJobFromFile, selector: NOTEBOOK_ITEM, rank: 60 });
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (notebook: NotebookPanel) => {
+        const button = new CommandToolbarButton({ commands: app.commands, id: CommandIDs.runAsJob, label: 'Run as job' });
+        if (!notebook.toolbar.insertAfter('cellType', 'mlops-run-as-job', button)) {
+          notebook.toolbar.addItem('mlops-run-as-job', button);
+        }
+        return button;
+      }
+    });
 
     if (restorer) {
       void restorer.restore(reports, {

@@ -3,4 +3,5 @@ import './base.css';
 import './cluster.css';
 import './data.css';
 import './experiments.css';
+import './jobs.css';
 import './deployments.css';

@@ -9,6 +9,7 @@ import { ClusterSection, IClusterDefaults } from './ClusterSection';
 import { DataSection } from './DataSection';
 import { DeploymentsSection } from './DeploymentsSection';
 import { ExperimentsSection } from './ExperimentsSection';
+import { JobsSection } from './JobsSection';
 import { EmptyState, Section } from './Section';
 
 export interface IPanelOptions {
@@ -22,11 +23,14 @@ export interface IPanelOptions {
   openReport: (profile: IProfileSummary, which: ProfileReportKind) => void;
   /** Starts the MLflow UI and opens it in a main-area tab. */
   mlflowUi: MlflowUiLauncher;
+  /** The New job dialog on the active notebook (the Jobs section's "New job"). */
+  newJob: () => Promise<void>;
+  /** Open a notebook in a main-area tab (a job run's executed notebook). */
+  openNotebook: (path: string) => void;
 }
 
 /** The stages still to come say what will appear, and show nothing they do not have. */
 const COMING = {
-  Jobs: 'Notebooks turned into scheduled or triggered jobs (%job) will be listed here. Jobs are not built yet in this release.',
   Monitoring:
     'Drift and performance of deployments (%monitor) will be shown here. Monitoring is not built yet in this release.'
 };
@@ -49,6 +53,13 @@ export class MLOpsPanel extends ReactWidget {
   /** Open the Data section and bring it into view. */
   showProfiles(): void {
     this.revealRequest += 1;
+    this.update();
+  }
+
+  /** Open the Jobs section and bring it into view, with the job `name` open. */
+  showJobs(name: string | null = null): void {
+    this.jobsRequest += 1;
+    this.jobToShow = name;
     this.update();
   }
 
@@ -77,7 +88,14 @@ export class MLOpsPanel extends ReactWidget {
           pollInterval={this.options.defaults.pollInterval}
           mlflowUi={this.options.mlflowUi}
         />
-        <Coming title="Jobs" />
+        <JobsSection
+          api={this.options.api}
+          pollInterval={this.options.defaults.pollInterval}
+          newJob={this.options.newJob}
+          openNotebook={this.options.openNotebook}
+          revealRequest={this.jobsRequest}
+          revealJob={this.jobToShow}
+        />
         <DeploymentsSection api={this.options.api} pollInterval={this.options.defaults.pollInterval} />
         <Coming title="Monitoring" />
       </>
@@ -86,4 +104,6 @@ export class MLOpsPanel extends ReactWidget {
 
   private revealRequest = 0;
   private pickRequest = 0;
+  private jobsRequest = 0;
+  private jobToShow: string | null = null;
 }

@@ -82,14 +82,15 @@ test('a job made from the file browser runs now with a parameter, shows its prog
   await expect(dialog.getByLabel('Run it now')).not.toBeChecked();
   await snapshot(dialog.locator('.jp-Dialog-content'), testInfo, 'jobs-new-job-dialog.png');
   await dialog.getByRole('button', { name: 'Create', exact: true }).click();
-  await expect(dialog).toHaveCount(0);
 
-  // The panel opens on the Jobs section, with the new job open.
+  // The panel opens on the Jobs section, with the new job open (or the dialog comes back saying why not).
   const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel).toBeVisible();
   const section = panel.locator('section[data-section="Jobs"]');
   const job = section.locator(`li[data-job="${JOB}"]`);
-  await expect(job).toBeVisible();
+  const refused = dialog.getByRole('alert');
+  await expect(job.or(refused).first()).toBeVisible();
+  expect(await refused.allTextContents()).toEqual([]);
+  await expect(dialog).toHaveCount(0);
   await expect(section.locator('.mlops-Section-badge')).toHaveText(/^\d+ jobs?$/);
   await expect(job.getByTestId('job-triggers')).toHaveText('on demand');
   await expect(job.locator('.mlops-Job-norun')).toHaveText('no runs');
@@ -248,7 +249,9 @@ test("the notebook toolbar's Run as job saves the notebook's edits, then makes t
   await dialog.getByRole('button', { name: 'Create and run' }).click();
 
   const job = page.locator(`#${PANEL_ID} section[data-section="Jobs"] li[data-job="${QUICK_JOB}"]`);
-  await expect(job).toBeVisible();
+  const refused = dialog.getByRole('alert');
+  await expect(job.or(refused).first()).toBeVisible();
+  expect(await refused.allTextContents()).toEqual([]);
   await expect(job.locator('.mlops-Job-head [data-testid="job-run-state"]')).toHaveText('succeeded', {
     timeout: RUN_TIMEOUT
   });

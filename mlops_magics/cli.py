@@ -225,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     # The process ends here: what it holds goes back to the system without a last collection walking every object
-    # of pandas and the rest (~0.2 s after `mlops eda`). Exit handlers still run; the commands close what they write.
+    # of pandas and the rest (~0.2 s after `mlops eda` on a busy machine, little on an idle one). Exit handlers
+    # still run; the commands close what they write.
     gc.freeze()
     sys.exit(code)
 

@@ -6,8 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := .make
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-# Tests and the demo use workspaces of their own, never the one `make lab` uses.
-UI_HOME := $(CURDIR)/ui-tests/.mlops-test
+# Tests and the demo use workspaces of their own, never the one `make lab` uses. The UI tests' Jupyter root is the
+# folder above their workspace, as for a person (job notebooks are named relative to that one folder).
+UI_ROOT := $(CURDIR)/ui-tests/.ui-root
+UI_HOME := $(UI_ROOT)/.mlops
 DEMO_HOME := $(CURDIR)/.mlops-demo
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 JS_SOURCES := $(shell find src style schema -type f -not -path 'src/generated/*' 2>/dev/null) api/openapi.yaml package.json \
@@ -61,8 +63,8 @@ fuzz: setup
 	  $(PY) -m pytest -q -s -p no:cacheprovider -o timeout=0 tests/test_serving_fuzz.py -k no_client_input
 
 ui-test: setup $(STAMP)/chromium $(STAMP)/ui-tests
-	rm -rf $(UI_HOME)
-	cd ui-tests && MLOPS_HOME=$(UI_HOME) jlpm playwright test; status=$$?; \
+	rm -rf $(UI_ROOT) && mkdir -p $(UI_ROOT)
+	cd ui-tests && JUPYTERLAB_GALATA_ROOT_DIR=$(UI_ROOT) MLOPS_HOME=$(UI_HOME) jlpm playwright test; status=$$?; \
 	  MLOPS_HOME=$(UI_HOME) ../$(PY) -m mlops_magics.cli deploy stop --all >/dev/null 2>&1; \
 	  MLOPS_HOME=$(UI_HOME) ../$(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; exit $$status
 

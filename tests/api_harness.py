@@ -67,6 +67,15 @@ def operations() -> list[str]:
     return [f"{m.upper()} {path}" for path, item in SPEC["paths"].items() for m in item if m in HTTP_METHODS]
 
 
+def job_token_paths() -> set[str]:
+    """The spec paths whose operations take a job's trigger token instead of Jupyter's."""
+    return {
+        path
+        for path, item in SPEC["paths"].items()
+        if any({"jobToken": []} in item[m].get("security", []) for m in item if m in HTTP_METHODS)
+    }
+
+
 @dataclass(frozen=True)
 class PathParameter:
     name: str
@@ -83,7 +92,15 @@ class NamedRoute:
     parameter: PathParameter
 
     def with_segment(self, segment: str) -> str:
-        return self.path.replace("{" + self.parameter.name + "}", segment)
+        """The path with ``segment`` as this parameter and a valid value in any other (so this one is judged)."""
+        path = self.path.replace("{" + self.parameter.name + "}", segment)
+        for name, valid in VALID_PATH_VALUES.items():
+            path = path.replace("{" + name + "}", valid)
+        return path
+
+
+# A well-formed value of each path parameter, for the ones a probe does not aim at.
+VALID_PATH_VALUES = {"name": "harness", "number": "1", "profile_id": "p1", "experiment_id": "1", "run_id": "r1"}
 
 
 def _resolve(item: dict) -> dict:

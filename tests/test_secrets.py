@@ -259,7 +259,8 @@ def _version_3_workspace(workspace: Workspace, rows: list[tuple[str, dict, str |
     """``state.db`` as schema version 3 wrote it: the plain token in ``deployments.token``, files 0644."""
     open_state(workspace.state_db)
     conn = sqlite3.connect(workspace.state_db, isolation_level=None)
-    conn.execute("DROP TABLE deployments")
+    for table in ("job_data_files", "job_runs", "jobs", "deployments"):  # what versions after 3 added or changed
+        conn.execute(f"DROP TABLE {table}")
     conn.execute(V3_DEPLOYMENTS)
     for name, spec, token, desired in rows:
         conn.execute(

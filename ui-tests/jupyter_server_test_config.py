@@ -1,7 +1,7 @@
 """Server configuration for the galata UI tests (jlpm start).
 
 Opens JupyterLab on a fixed local port with galata's test settings; MLOPS_HOME comes from the environment
-(the Makefile points it at ui-tests/.mlops-test) so the tests never touch a real workspace.
+(the Makefile points it at ui-tests/.ui-root/.mlops, in the Jupyter root) so the tests never touch a real workspace.
 """
 
 from jupyterlab.galata import configure_jupyter_server

@@ -6,8 +6,11 @@ const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const PORT = 8899;
-// The Makefile sets MLOPS_HOME; default to the same folder so a bare `jlpm playwright test` is isolated too.
-const MLOPS_HOME = process.env.MLOPS_HOME || path.join(__dirname, '.mlops-test');
+// The Makefile sets both; default to the same folders so a bare `jlpm playwright test` is isolated too. The
+// workspace lies in the Jupyter root, as for a person: job notebooks are named relative to that one folder.
+const ROOT = process.env.JUPYTERLAB_GALATA_ROOT_DIR || path.join(__dirname, '.ui-root');
+const MLOPS_HOME = process.env.MLOPS_HOME || path.join(ROOT, '.mlops');
+require('fs').mkdirSync(ROOT, { recursive: true });
 
 module.exports = {
   ...baseConfig,
@@ -39,6 +42,6 @@ module.exports = {
     url: `http://127.0.0.1:${PORT}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: false,
-    env: { ...process.env, MLOPS_HOME }
+    env: { ...process.env, JUPYTERLAB_GALATA_ROOT_DIR: ROOT, MLOPS_HOME }
   }
 };

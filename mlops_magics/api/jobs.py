@@ -69,7 +69,10 @@ def _event(text: str) -> str:
     return text
 
 
-Path = Annotated[str, AfterValidator(_path)]
+# The schema says what it can (the checks' own messages are kept: they name the field and the fix); that a
+# notebook exists, a cron expression parses or a zone is known, only the server can say.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+Path = Annotated[str, AfterValidator(_path), Field(json_schema_extra={"minLength": 1, "maxLength": 1024, "pattern": _ONE_LINE})]
 
 
 class Concurrency(StrEnum):
@@ -110,14 +113,14 @@ class JobSpec(WireModel):
     cluster: Literal["none", "workspace"] = Field(
         "none", description="workspace: the run's kernel connects to the workspace's %cluster (started if needed)"
     )
-    cron: Annotated[str, AfterValidator(_cron)] | None = None
+    cron: Annotated[str, AfterValidator(_cron), Field(json_schema_extra={"maxLength": 200})] | None = None
     tz: Annotated[str, AfterValidator(_zone)] = "UTC"
     missed: Missed = Field(Missed.SKIP, strict=False)  # an enum from its value (strict wants the member)
     on_data: Path | None = Field(None, description="a glob under the Jupyter root: each new file starts a run")
     data_parameter: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] = Field(
         "data_path", description="the parameter that receives the new file's path"
     )
-    on_event: Annotated[str, AfterValidator(_event)] | None = None
+    on_event: Annotated[str, AfterValidator(_event), Field(json_schema_extra={"pattern": f"^{_EVENT.pattern}$"})] | None = None
     timeout_s: Annotated[int, Field(ge=1, le=7 * DAY_S)] | None = None
     retries: Annotated[int, Field(ge=0, le=10)] = 0
     retry_backoff_s: Annotated[float, Field(ge=0, le=DAY_S)] = 30.0

@@ -125,6 +125,11 @@ def spec() -> dict[str, Any]:
                     "name": "Authorization",
                     "description": "`token <jupyter server token>`",
                 },
+                "jobToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a job's trigger token (`mlops job token NAME`), sent as `Bearer <token>`",
+                },
             },
             "responses": responses,
             "schemas": dict(sorted(schemas.get("$defs", {}).items())),

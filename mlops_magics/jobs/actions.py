@@ -70,7 +70,7 @@ def _run(controller: Controller, order: JobOrder, notify: Callable[[str], None])
     if not order.wait:
         return JobOutcome(order.action, [run_line(run)], run)
     notify(run_line(run))
-    seen = -1
+    seen = run["cells_done"] if run["state"] == "running" else -1
     while run["state"] not in FINISHED:
         time.sleep(0.25)
         run = controller.job_run(name, str(run["number"]))

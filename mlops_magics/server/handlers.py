@@ -174,12 +174,16 @@ class JobTokenHandler(OperationHandler):
         await APIHandler.prepare(self)
         if self._finished or self.request.method == "OPTIONS":
             return
+        try:
+            self.bearer_token()  # before the method or the name is looked at, as Jupyter's own check on every route
+        except MLOpsError as exc:
+            self.send_json_error(exc)
+            return
         if self.request.method not in self.allowed_methods():
             raise tornado.web.HTTPError(405)
         try:
             for key, value in self.path_kwargs.items():
                 self.path_checks[key](value)
-            self.bearer_token()
         except MLOpsError as exc:
             self.send_json_error(exc)
 

@@ -45,10 +45,12 @@ class DeployOutcome:
 
 
 def summarize(view: dict[str, Any]) -> str:
-    what = view["spec"].get("model") or view["spec"].get("command") or view["spec"].get("app")
+    spec = view["spec"] or {}  # None when the saved spec is no longer valid: the view still says the rest
+    what = spec.get("model") or spec.get("command") or spec.get("app") or "(its saved spec is not valid)"
     version = f" v{view['version']}" if view.get("version") else ""
     reason = f" ({view['reason']})" if view.get("reason") else ""
-    return f"deployment {view['name']!r}: {view['status']}{reason} — {what}{version} at {view['url']}"
+    at = f" at {view['url']}" if view.get("url") else ""
+    return f"deployment {view['name']!r}: {view['status']}{reason} — {what}{version}{at}"
 
 
 def token_hint(name: str) -> str:

@@ -5,8 +5,8 @@
  * opens in a tab.
  *
  * The controller names job notebooks relative to its workspace's root, the folder above MLOPS_HOME; the notebook
- * the file browser names is relative to the Jupyter root. The two must be one folder for this test:
- *   ROOT=$(mktemp -d); JUPYTERLAB_GALATA_ROOT_DIR=$ROOT MLOPS_HOME=$ROOT/.mlops-test jlpm playwright test tests/jobs.spec.ts
+ * the file browser names is relative to the Jupyter root. playwright.config.js makes them one folder
+ * (ui-tests/.ui-root, with the workspace in ui-tests/.ui-root/.mlops).
  */
 import { expect, test } from '@jupyterlab/galata';
 import type { Locator, TestInfo } from '@playwright/test';

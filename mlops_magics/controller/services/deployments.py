@@ -300,7 +300,7 @@ class DeploymentSupervisor:
         with self._lock(name):
             view = self.get(name)
             running = self._running.get(name)
-            if running is None or not view["spec"].get("model"):
+            if running is None or not (view["spec"] or {}).get("model"):
                 raise Conflict(f"deployment {name!r} is not a running model deployment")
             before = self._state(name).get("swaps", 0)
             (self.folder(name) / "control.json").write_text(json.dumps({"model": model}))

@@ -365,3 +365,91 @@ def test_a_cancel_while_the_kernel_starts_leaves_no_kernel_behind(tmp_path: Path
     assert (ended.code, ended.result["state"], ended.result["reason"]) == (143, "cancelled", "cancelled")
     time.sleep(0.5)  # a kernel left behind would still be there
     assert kernels_of(run_id) == []
+
+
+# --- standby runners ----------------------------------------------------------------------------------------------
+
+
+def standby(ready_file: Path) -> subprocess.Popen[str]:
+    """A standby runner as the controller's pool starts it: its kernel starts, then it waits for a run on stdin."""
+    process = subprocess.Popen(
+        [*RUNNER, "--standby", str(ready_file)],
+        cwd="/",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while not ready_file.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the standby never became ready"
+        time.sleep(0.05)
+    return process
+
+
+def kernel_children(pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(pid).children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def give(process: subprocess.Popen[str], run_dir: Path) -> None:
+    """What the controller does: the run's folder, one line, then the end of input."""
+    assert process.stdin is not None
+    process.stdin.write(f"{run_dir}\n")
+    process.stdin.close()
+    process.stdin = None  # communicate() then leaves it alone
+
+
+def plan_file(run_dir: Path, notebook: Path, **plan: Any) -> None:
+    run_dir.mkdir(parents=True)
+    plan = {"job": "nightly", "run_id": "nightly/1", "notebook": str(notebook), "env": {}, **plan}
+    (run_dir / "run.json").write_text(json.dumps(plan))
+
+
+def test_a_standby_runs_in_its_started_kernel_with_the_runs_folder_and_environment(tmp_path: Path) -> None:
+    notebook = write_notebook(
+        tmp_path / "nb" / "job.ipynb",
+        "import os, time\nprint(time.time())",
+        "print(os.getcwd(), os.environ['MLOPS_JOB'], os.environ['MLOPS_RUN_ID'], os.environ['REGION'])",
+    )
+    process = standby(tmp_path / "s.ready")
+    kernel = kernel_children(process.pid)
+    assert len(kernel) == 1  # started before any run
+    plan_file(tmp_path / "run", notebook, env={"REGION": "eu-west"})
+    sent = time.time()
+    give(process, tmp_path / "run")
+    ended = finish(process, tmp_path / "run")
+    assert ended.code == 0 and ended.result["state"] == "succeeded", (ended.result, ended.log)
+    assert f"already started (pid {kernel[0].pid})" in ended.log
+    assert not (tmp_path / "s.ready").exists()
+    first, second = ended.output["cells"]
+    assert float(outputs_text(first)) - sent < 5  # it ran at once (the figure is benchmarks/jobs.py's, not a test's)
+    assert outputs_text(second).split() == [str(tmp_path / "nb"), "nightly", "nightly/1", "eu-west"]
+    assert gone(kernel[0].pid)
+
+
+def test_a_run_the_standby_kernel_does_not_fit_gets_a_fresh_kernel(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "job.ipynb", "import os\nprint(os.environ['PYTHONHASHSEED'])")
+    process = standby(tmp_path / "s.ready")
+    warm = kernel_children(process.pid)[0].pid
+    plan_file(tmp_path / "run", notebook, env={"PYTHONHASHSEED": "7"})
+    give(process, tmp_path / "run")
+    ended = finish(process, tmp_path / "run")
+    assert ended.result["state"] == "succeeded", (ended.result, ended.log)
+    assert "does not fit this run (the run sets PYTHONHASHSEED, read when an interpreter starts)" in ended.log
+    assert outputs_text(ended.output["cells"][0]).strip() == "7"
+    assert gone(warm)
+
+
+@pytest.mark.parametrize("how", ["end of input", "SIGTERM"])
+def test_a_standby_without_a_run_ends_and_stops_its_kernel(tmp_path: Path, how: str) -> None:
+    process = standby(tmp_path / "s.ready")
+    warm = kernel_children(process.pid)[0].pid
+    if how == "SIGTERM":
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        assert process.stdin is not None
+        process.stdin.close()  # the controller stopped or died
+    assert process.wait(timeout=30) == 0
+    assert gone(warm) and not (tmp_path / "s.ready").exists()

@@ -3,6 +3,7 @@ on new data, from outside with a token — and keeps exactly one run per trigger
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 import pytest
 
 from mlops_magics.controller import Controller
@@ -171,3 +173,40 @@ def test_a_new_file_runs_the_job_once_also_after_a_restart(controller: Controlle
     again.ensure()
     time.sleep(2)
     assert [r["number"] for r in again.job_runs("ingest")] == [1]
+
+
+def standbys_of(workspace: Workspace) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if "--standby" in command and any(str(workspace.home) in part for part in command):
+            with contextlib.suppress(psutil.Error):
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    found.append(process)
+    return found
+
+
+def ready_standby(workspace: Workspace, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not list((workspace.home / "standby").glob("*.ready")):
+        assert time.monotonic() < deadline, "no standby runner became ready"
+        time.sleep(0.1)
+
+
+def test_standby_kernels_take_runs_one_each_and_end_with_the_last_job(controller: Controller, workspace: Workspace) -> None:
+    notebook(workspace.root / "warm.ipynb", "import os\nprint('in', os.getcwd(), os.environ['MLOPS_JOB'])")
+    assert standbys_of(workspace) == []  # no job, no kernel kept waiting
+    controller.put_job("warm", {"notebook": "warm.ipynb"})
+    for number in (1, 2):  # each run takes a standby; the pool starts the next as it gives one out
+        ready_standby(workspace)
+        controller.run_job("warm", {})
+        done = wait_for(controller, "warm", number)
+        assert done["state"] == "succeeded", done
+        lines = "\n".join(controller.run_logs("warm", str(number))["lines"])
+        assert "already started" in lines and f"in {workspace.root} warm" in lines, lines
+    ready_standby(workspace)
+    controller.delete_job("warm")
+    deadline = time.monotonic() + 30
+    while standbys_of(workspace) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert standbys_of(workspace) == [] and not list((workspace.home / "standby").glob("*.ready"))

@@ -10,6 +10,9 @@ RUN_DIR and each file atomically:
 - ``run.log``: a start line, the cells' streams as they come, a line per cell, the error, an end line;
 - ``result.json``, last: how the run ended (``state``, ``reason``, ``failed_cell``, ``finished_at``, ``duration_s``).
 
+A standby runner (``--standby READY_FILE``, mlops_magics/jobs/standby.py) starts its kernel before any run and
+is then given one run's folder on stdin: the same run, with no kernel to wait for.
+
 The exit code says the same as ``result.json``: 0 succeeded, 1 failed, 124 timed out, 143 cancelled (SIGTERM), and
 2 for a ``run.json`` that cannot be run (one line on stderr).
 
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbformat import NotebookNode
+
+    from mlops_magics.jobs.standby import WarmKernel
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "timed_out": 124, "cancelled": 143}
 EXIT_BAD_PLAN = 2
@@ -208,25 +213,43 @@ class Run:
         self.cells_done = 0
         self.current: int | None = None
         self.kernel_idle = False  # the kernel answered its last cell: it can be asked to stop
+        self.warm: WarmKernel | None = None  # a standby's started kernel, used when the plan fits it
 
     # --- the run ------------------------------------------------------------------------------------------
     def main(self) -> int:
-        plan = self.plan
+        self._log_start()
         try:
-            timeout = f"timeout {plan.timeout_s:g} s" if plan.timeout_s else "no timeout"
-            attempt = f", attempt {plan.attempt}" if plan.attempt else ""
-            self.folder.log_line(
-                f"{self.started_at} run {plan.run_id} of job {plan.job}{attempt} (runner pid {os.getpid()}): "
-                f"notebook {plan.notebook}, {timeout}"
-            )
             outcome = asyncio.run(self._run())
         except KeyboardInterrupt:  # SIGINT before the event loop took it over
             outcome = Outcome("cancelled", "cancelled")
         except Exception as exc:  # a fault of the runner itself: the run still ends with a result
-            reason = f"the runner failed: {type(exc).__name__}: {exc}"
-            outcome = Outcome("failed", reason, traceback=traceback.format_exc())
+            outcome = self._runner_failed(exc)
         self._finish(outcome)
         return EXIT_CODES[outcome.state]
+
+    async def main_in_loop(self) -> int:
+        """``main`` for a standby runner, whose event loop already holds the warm kernel."""
+        self._log_start()
+        try:
+            outcome = await self._run()
+        except Exception as exc:
+            outcome = self._runner_failed(exc)
+        self._finish(outcome)
+        return EXIT_CODES[outcome.state]
+
+    def _log_start(self) -> None:
+        plan = self.plan
+        timeout = f"timeout {plan.timeout_s:g} s" if plan.timeout_s else "no timeout"
+        attempt = f", attempt {plan.attempt}" if plan.attempt else ""
+        self.folder.log_line(
+            f"{self.started_at} run {plan.run_id} of job {plan.job}{attempt} (runner pid {os.getpid()}): "
+            f"notebook {plan.notebook}, {timeout}"
+        )
+
+    @staticmethod
+    def _runner_failed(exc: Exception) -> Outcome:
+        """A fault of the runner itself: the run still ends with a result."""
+        return Outcome("failed", f"the runner failed: {type(exc).__name__}: {exc}", traceback=traceback.format_exc())
 
     async def _run(self) -> Outcome:
         """The work, watched: a SIGTERM (cancel) or the deadline (timeout) kills the kernel and ends it."""
@@ -263,6 +286,9 @@ class Run:
                 outcome = self._stopped()
         finally:
             stopped.cancel()
+            if self.warm is not None:  # a standby's kernel that the run ended before taking
+                await self.warm.stop()
+                self.warm = None
             await self._stop_kernel(graceful=self.stopping is None and self.kernel_idle)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 # Given back to the default (death) by the loop as it closes: ignored instead, the run is over.
@@ -301,10 +327,20 @@ class Run:
         spec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
         kernel = plan.kernel or (spec.get("name") if isinstance(spec, dict) else None) or DEFAULT_KERNEL
 
-        # The kernel's process starts first: it boots (~1 s) while this one imports nbclient and reads the notebook.
-        failed = await self._start_kernel(str(kernel), cwd)
-        if failed is not None:
-            return failed
+        warm, self.warm = self.warm, None
+        settings: dict[str, Any] | None = None
+        warm_client = None
+        if warm is not None and (settings := warm.settings_for(str(kernel), plan, cwd)) is not None:
+            self.km, self.sockets, self.kernel_pid, warm_client = warm.km, warm.sockets, warm.pid, warm.client
+            self.folder.log_line(f"kernel {kernel} already started (pid {warm.pid}): the run takes it")
+        else:
+            if warm is not None:
+                self.folder.log_line(f"the standby kernel does not fit this run ({warm.misfit(str(kernel), plan)})")
+                await warm.stop()
+            # The kernel's process starts first: it boots (~1 s) while this one imports nbclient and reads the notebook.
+            failed = await self._start_kernel(str(kernel), cwd)
+            if failed is not None:
+                return failed
         try:
             self.nb = self._notebook(raw, str(kernel))
         except Exception as exc:
@@ -320,7 +356,10 @@ class Run:
         self._write_output()
         self.client = _client(self.nb, self.km, self.folder, self._cell_timeout, str(kernel))
         try:
-            await self.client.async_start_new_kernel_client()
+            if warm_client is not None:  # connected, and answered, while the standby waited
+                self.client.kc, warm_client.allow_stdin = warm_client, False
+            else:
+                await self.client.async_start_new_kernel_client()
             kc = self.client.kc
             assert kc is not None
             reply = await self.client.async_wait_for_reply(kc.kernel_info())
@@ -330,8 +369,23 @@ class Run:
             return Outcome("failed", f"the kernel {kernel!r} did not start: {exc}")
         if reply is not None and "language_info" in reply["content"]:
             self.nb.metadata["language_info"] = reply["content"]["language_info"]
+        if settings is not None:  # the warm kernel takes the run's folder and environment before any cell
+            failed = await self._settle(kc, settings, str(kernel))
+            if failed is not None:
+                return failed
         self.kernel_idle = True
         return await self._cells()
+
+    async def _settle(self, kc: Any, settings: dict[str, Any], kernel: str) -> Outcome | None:
+        from mlops_magics.jobs.standby import settle_code
+
+        assert self.client is not None
+        code = settle_code(settings["cwd"], settings["env"])
+        reply = await self.client.async_wait_for_reply(kc.execute(code, silent=True, store_history=False, allow_stdin=False))
+        if reply is None or reply["content"].get("status") != "ok":
+            error = (reply or {}).get("content", {}).get("evalue", "no reply")
+            return Outcome("failed", f"the kernel {kernel!r} did not take the run's folder and environment: {error}")
+        return None
 
     async def _cells(self) -> Outcome:
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -543,12 +597,41 @@ def _bare_result(folder: Path, state: str, reason: str) -> None:
             RunFolder(folder).write_json("result.json", result)
 
 
+async def _standby_run(folder: Path, warm: WarmKernel) -> int:
+    """The run a standby was given: the usual run, in the standby's event loop, offered its warm kernel."""
+    started = time.monotonic()
+    try:
+        plan = Plan.read(folder)
+    except BadPlan as exc:
+        print(f"mlops job runner: {exc}", file=sys.stderr)
+        _bare_result(folder, "failed", f"bad run.json: {exc}")
+        await warm.stop()
+        return EXIT_BAD_PLAN
+    run = Run(RunFolder(folder), plan, started)
+    run.warm = warm
+    return await run.main_in_loop()
+
+
 def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _note_signal)
     parser = argparse.ArgumentParser(prog="python -m mlops_magics.jobs.runner", description="Run one job run.")
-    parser.add_argument("run_dir", help="the run's folder, holding run.json")
+    parser.add_argument("run_dir", nargs="?", help="the run's folder, holding run.json")
+    parser.add_argument(
+        "--standby",
+        metavar="READY_FILE",
+        help="start a kernel, write READY_FILE, then run the one run whose folder comes on stdin (EOF: stop)",
+    )
     args = parser.parse_args(argv)
+    if args.standby:
+        _lean_imports()
+        from mlops_magics.jobs.standby import serve
+
+        code = serve(Path(args.standby).absolute(), _standby_run, _early_signals)
+        gc.freeze()
+        sys.exit(code)
+    if not args.run_dir:
+        parser.error("a run folder (or --standby READY_FILE) is needed")
     folder = Path(args.run_dir).absolute()
     try:
         plan = Plan.read(folder)

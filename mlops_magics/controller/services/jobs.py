@@ -3,8 +3,10 @@
 Every trigger ends in one place, ``_enqueue``, which writes the run's record with a key unique per job (a schedule
 time, a file, a call): one trigger never makes two runs, whatever restarts happen. A run is executed by its own
 process (``python -m mlops_magics.jobs.runner RUN_DIR``, a session of its own): it outlives a controller that is
-killed, and the next controller adopts it or reads how it ended. Its record in ``state.db`` is the truth about
-what was asked; the run folder (progress, result, output notebook, log) is what happened.
+killed, and the next controller adopts it or reads how it ended. A standby runner with its kernel already started
+(controller/services/standby_pool.py) takes a run when one is ready, so the first cell starts at once.
+Its record in ``state.db`` is the truth about what was asked; the run folder (progress, result, output notebook,
+log) is what happened.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import names
 from mlops_magics.api.jobs import Concurrency, JobSpec, Missed, RunRequest, RunState, TokenTrigger, TriggerKind
+from mlops_magics.controller.services.standby_pool import StandbyPool
 from mlops_magics.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from mlops_magics.jobs import notebooks, schedule
 from mlops_magics.state.models import Event, JobDataFileRecord, JobRecord, JobRunRecord, utcnow
@@ -75,6 +78,7 @@ class JobSupervisor:
         self._processes: dict[tuple[str, int], subprocess.Popen[bytes] | int] = {}
         self._closing = False
         self._threads: list[threading.Thread] = []
+        self._standbys = StandbyPool(workspace)
 
     # --- records -------------------------------------------------------------------------------------------
     def _job(self, session: Session, name: str) -> JobRecord:
@@ -252,6 +256,7 @@ class JobSupervisor:
                     record = JobRecord(name=name, spec=spec.to_dict(), cron_handled_at=now)
                     session.add(record)
                     self._event(session, "job.create", name, spec.triggers())
+                    self._standbys.start()
                 else:
                     if record.spec.get("cron") != spec.cron or record.spec.get("tz") != spec.tz:
                         record.cron_handled_at = now  # a new schedule starts from now
@@ -273,6 +278,9 @@ class JobSupervisor:
                 session.delete(self._job(session, name))
                 self._event(session, "job.delete", name, "deleted on request")
             shutil.rmtree(self.workspace.job(name), ignore_errors=True)
+            with self._sessions() as session:
+                if session.scalar(select(func.count()).select_from(JobRecord)) == 0:
+                    self._standbys.stop()  # no job left to run: no kernel kept waiting
             self._wake.notify_all()
         return view
 
@@ -440,7 +448,7 @@ class JobSupervisor:
     def _launch(self, name: str, spec: JobSpec, number: int) -> None:
         folder = self.workspace.job_run(name, number)
         private_folder(folder)
-        for stale in ("result.json", "progress.json"):
+        for stale in ("result.json", "progress.json", "standby"):
             (folder / stale).unlink(missing_ok=True)
         try:
             notebook = self._notebook_to_run(name, spec)
@@ -465,15 +473,7 @@ class JobSupervisor:
             "attempt": attempt,
         }
         write_private(folder / "run.json", json.dumps(plan, indent=1))
-        with (folder / "runner.err").open("ab") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "mlops_magics.jobs.runner", str(folder)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-                close_fds=True,
-            )
+        process = self._warm_runner(folder) or self._cold_runner(folder)
         with self._sessions.begin() as session:
             run = self._run_record(session, name, number)
             run.state, run.pid, run.reason = RunState.RUNNING.value, process.pid, None
@@ -481,6 +481,28 @@ class JobSupervisor:
             self._event(session, "job.run", name, f"run {number} started (pid {process.pid}, attempt {attempt})")
         self._processes[(name, number)] = process
         self._watch(name, number, process)
+
+    def _warm_runner(self, folder: Path) -> subprocess.Popen[bytes] | None:
+        """A ready standby given the run (its folder names it, for adoption after a restart); None if none is ready."""
+        standby = self._standbys.take()
+        if standby is None:
+            return None
+        write_private(folder / "standby", str(standby.ready_file))
+        if not standby.assign(folder):
+            (folder / "standby").unlink(missing_ok=True)
+            return None
+        return standby.process
+
+    def _cold_runner(self, folder: Path) -> subprocess.Popen[bytes]:
+        with (folder / "runner.err").open("ab") as err:
+            return subprocess.Popen(
+                [sys.executable, "-m", "mlops_magics.jobs.runner", str(folder)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+                close_fds=True,
+            )
 
     def _watch(self, name: str, number: int, process: subprocess.Popen[bytes] | int) -> None:
         def wait() -> None:
@@ -732,6 +754,8 @@ class JobSupervisor:
             ).all()
             running = [(r.job, r.number, r.pid) for r in active if r.state == RunState.RUNNING]
             jobs = {r.job for r in active}
+            if session.scalar(select(func.count()).select_from(JobRecord)):
+                self._standbys.start()
         for name, number, pid in running:
             folder = self.workspace.job_run(name, number)
             if pid and _is_runner(pid, folder):
@@ -759,6 +783,7 @@ class JobSupervisor:
         with self._lock:
             self._closing = True
             self._wake.notify_all()
+        self._standbys.stop()
         stop = getattr(self, "_stop_watching", None)
         if stop is not None:
             stop.set()
@@ -769,7 +794,14 @@ def _is_runner(pid: int, folder: Path) -> bool:
         command = psutil.Process(pid).cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-    return "mlops_magics.jobs.runner" in command and str(folder) in command
+    if "mlops_magics.jobs.runner" not in command:
+        return False
+    if str(folder) in command:
+        return True
+    try:  # a standby given the run: its command names its ready file, which the run folder names
+        return (folder / "standby").read_text() in command
+    except OSError:
+        return False
 
 
 def _known_kernel(name: str) -> None:

@@ -210,3 +210,20 @@ def test_standby_kernels_take_runs_one_each_and_end_with_the_last_job(controller
     while standbys_of(workspace) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert standbys_of(workspace) == [] and not list((workspace.home / "standby").glob("*.ready"))
+
+
+def test_an_event_runs_each_job_that_waits_for_it_once(controller: Controller, workspace: Workspace) -> None:
+    notebook(workspace.root / "retrain.ipynb", "print('retraining')")
+    controller.put_job("retrain", {"notebook": "retrain.ipynb", "on_event": "alert:churn-drift"})
+    controller.put_job("paused", {"notebook": "retrain.ipynb", "on_event": "alert:churn-drift"})
+    controller.pause_job("paused")
+    controller.put_job("other", {"notebook": "retrain.ipynb", "on_event": "alert:fraud"})
+    started = controller.raise_event({"event": "alert:churn-drift", "detail": "psi 0.31 on tenure"})
+    assert [(r["job"], r["trigger"], r["trigger_detail"]) for r in started] == [("retrain", "event", "psi 0.31 on tenure")]
+    assert wait_for(controller, "retrain", 1)["state"] == "succeeded"
+    assert controller.job_runs("paused") == [] and controller.job_runs("other") == []
+    assert controller.raise_event({"event": "alert:nobody-listens"}) == []
+    with pytest.raises(InvalidInput, match="is not an event"):
+        controller.raise_event({"event": "drift"})
+    with pytest.raises(InvalidInput, match="is not an event"):
+        controller.put_job("bad", {"notebook": "retrain.ipynb", "on_event": "alert:../x"})

@@ -160,6 +160,14 @@ class TokenTrigger(RunRequest):
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class JobEvent(WireModel):
+    """A named event raised in the workspace (a monitor's alert, ``alert:MONITOR``): every job that waits for it
+    (``on_event``) and is not paused runs once, the detail as its trigger's detail."""
+
+    event: Annotated[str, AfterValidator(_event), Field(json_schema_extra={"pattern": f"^{_EVENT.pattern}$"})]
+    detail: Annotated[str, Field(max_length=500)] | None = None
+
+
 class RunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from mlops_magics import names
 from mlops_magics.api.clusters import Cluster, ClusterScale, ClusterSpec
 from mlops_magics.api.deployments import Deployment, DeploymentLogs, DeploymentSpec, DeploymentToken
-from mlops_magics.api.jobs import Job, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
+from mlops_magics.api.jobs import Job, JobEvent, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
 from mlops_magics.api.profiles import Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
@@ -248,6 +248,9 @@ OPERATIONS: tuple[Operation, ...] = (
               "jobs.revoke_token", (JOB,), errors=(400, 404, 503)),
     Operation("trigger_job_with_token", "POST", "/jobs/{name}/trigger", "An outside caller's trigger, token in body",
               JobRun, C, "jobs.trigger_with_token", (JOB,), TokenTrigger, errors=(400, 401, 404, 409), public=False),
+    # The monitors (in the controller) raise their alerts here; the one way in from outside is the controller's API.
+    Operation("raise_event", "POST", "/events", "Raise a named event: a run of every job that waits for it",
+              list[JobRun], C, "jobs.raise_event", body=JobEvent, errors=(400, 503), public=False),
     Operation("trigger_job", "POST", "/jobs/{name}/trigger",
               "Run the job from outside JupyterLab (a CI or data pipeline) with its trigger token as "
               "`Authorization: Bearer TOKEN`: the one route that token opens", JobRun, S, "server.trigger_job",

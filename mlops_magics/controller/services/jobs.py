@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import names
-from mlops_magics.api.jobs import Concurrency, JobSpec, Missed, RunRequest, RunState, TokenTrigger, TriggerKind
+from mlops_magics.api.jobs import Concurrency, JobEvent, JobSpec, Missed, RunRequest, RunState, TokenTrigger, TriggerKind
 from mlops_magics.controller.services.standby_pool import StandbyPool
 from mlops_magics.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from mlops_magics.jobs import notebooks, schedule
@@ -328,6 +328,9 @@ class JobSupervisor:
     # --- triggering ----------------------------------------------------------------------------------------
     def trigger(self, name: str, request: RunRequest) -> dict[str, Any]:
         return self._trigger(name, TriggerKind.MANUAL, f"manual:{uuid.uuid4()}", None, request)
+
+    def raise_event(self, request: JobEvent) -> list[dict[str, Any]]:
+        return self.event(request.event, request.detail)
 
     def event(self, event: str, detail: str | None = None) -> list[dict[str, Any]]:
         """A named event (``alert:<monitor>``): a run of every job that waits for it."""

@@ -300,7 +300,11 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", action="append", default=[], help="create: a file copied with the snapshot")
     parser.add_argument("--env", action="append", default=[], metavar="K=V", help="create: an environment variable")
     parser.add_argument(
-        "--cluster", choices=["none", "workspace"], default="none", help="create: connect runs to the workspace's cluster"
+        "--cluster",
+        default="none",
+        metavar="none|workspace|local:N",
+        help="create: workspace: runs get the workspace's running cluster; local:N: each run starts a LocalCluster "
+        "of N workers before its first cell and stops it after its last",
     )
     parser.add_argument("--timeout", help="create: a run's limit in seconds")
     parser.add_argument("--retries", default="0", help="create: retries of a failed run (default 0)")
@@ -324,6 +328,18 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
             raise InvalidInput(f"{flag} takes KEY=VALUE (got {value!r}), e.g. {flag} region=eu-west")
         pairs[key.strip()] = text
     return pairs
+
+
+def _job_cluster(text: str) -> str | dict[str, Any]:
+    """``--cluster``: none, workspace, or local:N (a cluster spec of the run's own)."""
+    from mlops_magics.wire import whole_number
+
+    if text in ("none", "workspace"):
+        return text
+    kind, _, workers = text.partition(":")
+    if kind == "local" and workers:
+        return {"kind": "local", "workers": whole_number(workers, "--cluster local:N", 1)}
+    raise InvalidInput(f"--cluster {text!r} is not accepted: use none, workspace or local:N (N workers for each run)")
 
 
 def job_order(args: argparse.Namespace, root: Path, this_notebook: str | None = None) -> JobOrder:
@@ -359,7 +375,7 @@ def job_order(args: argparse.Namespace, root: Path, this_notebook: str | None = 
             "cwd": _under(root, args.cwd) if args.cwd else None,
             "files": [_under(root, f) for f in args.file],
             "env": _pairs(args.env, "--env"),
-            "cluster": args.cluster,
+            "cluster": _job_cluster(args.cluster),
             "cron": args.cron,
             "tz": args.tz,
             "missed": args.missed,

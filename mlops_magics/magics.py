@@ -322,6 +322,7 @@ class MLOpsMagics(Magics):
 
     # --- %job ----------------------------------------------------------------------------------------
     @line_magic
+    @_one_line_errors
     def job(self, line: str) -> Any:
         from mlops_magics.jobs import actions
         from mlops_magics.serving.tokens import Token

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,26 @@ def test_an_event_runs_each_job_that_waits_for_it_once(controller: Controller, w
         controller.raise_event({"event": "drift"})
     with pytest.raises(InvalidInput, match="is not an event"):
         controller.put_job("bad", {"notebook": "retrain.ipynb", "on_event": "alert:../x"})
+
+
+def test_a_run_with_a_cluster_of_its_own_starts_it_uses_it_and_stops_it(controller: Controller, workspace: Workspace) -> None:
+    notebook(
+        workspace.root / "dask.ipynb",
+        "import os\nfrom distributed import Client\nclient = Client()  # DASK_SCHEDULER_ADDRESS: the run's cluster",
+        "print('workers', len(client.scheduler_info()['workers']), 'answer', client.submit(lambda: 21 * 2).result())\n"
+        "print('address', os.environ['DASK_SCHEDULER_ADDRESS'])\nclient.close()",
+    )
+    job = controller.put_job("dask", {"notebook": "dask.ipynb", "cluster": {"kind": "local", "workers": 1}})
+    assert job["spec"]["cluster"]["workers"] == 1
+    controller.run_job("dask", {})
+    done = wait_for(controller, "dask", 1, timeout=180)
+    lines = "\n".join(controller.run_logs("dask", "1", 200)["lines"])
+    assert done["state"] == "succeeded", (done, lines)
+    assert "workers 1 answer 42" in lines and "cluster stopped" in lines, lines
+    address = next(line.split()[-1] for line in lines.splitlines() if line.startswith("address "))
+    host, port = address.removeprefix("tcp://").rsplit(":", 1)
+    with pytest.raises(OSError):  # the scheduler is gone with the run
+        socket.create_connection((host, int(port)), timeout=2).close()
+    assert controller.clusters() == []  # the workspace's clusters are not touched
+    with pytest.raises(InvalidInput, match="cluster"):
+        controller.put_job("dask", {"notebook": "dask.ipynb", "cluster": {"kind": "local", "workers": 0}})

@@ -50,6 +50,8 @@ def test_cluster_shared_by_two_kernels_and_survives_restart(kernel_factory) -> N
         ("%cluster start --factory nowhere.Cluster", "UsageError: unknown factory 'nowhere.Cluster'"),
         ("%cluster scale 2", "UsageError: no cluster named 'default'"),
         ("%cluster launch", "UsageError: %cluster: argument {start,status,scale,stop}: invalid choice: 'launch'"),
+        ("%job create nightly --notebook a.ipynb --cluster big", "UsageError: --cluster 'big' is not accepted"),
+        ("%job create nightly --notebook a.ipynb --cluster local:0", "UsageError: --cluster local:N must be a whole"),
     ],
 )
 def test_bad_input_is_one_line_not_a_traceback(kernel_factory, line: str, message: str) -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from mlops_magics.api.clusters import ClusterSpec
 from mlops_magics.wire import View, WireModel, finite_json
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -110,8 +111,10 @@ class JobSpec(WireModel):
     cwd: Path | None = Field(None, description="where the run starts, relative to the Jupyter root; null: the notebook's folder")
     files: list[Path] = Field(default_factory=list, description="files copied beside the snapshot (relative to the root)")
     env: Annotated[dict[str, str], AfterValidator(_env)] = Field(default_factory=dict)
-    cluster: Literal["none", "workspace"] = Field(
-        "none", description="workspace: the run's kernel connects to the workspace's %cluster (started if needed)"
+    cluster: Literal["none", "workspace"] | ClusterSpec = Field(
+        "none",
+        description="none; workspace: the run's kernel gets the address of the workspace's running %cluster; or a "
+        "cluster spec: a cluster of the run's own, started before its first cell and stopped after its last",
     )
     cron: Annotated[str, AfterValidator(_cron), Field(json_schema_extra={"maxLength": 200})] | None = None
     tz: Annotated[str, AfterValidator(_zone)] = "UTC"

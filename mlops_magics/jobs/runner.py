@@ -69,6 +69,7 @@ SOURCE_KEPT = 500  # characters of a failed cell's source in result.json
 EVALUE_KEPT = 2000
 SKIP_TAG = "skip-execution"  # the tag nbclient skips a cell for (its skip_cells_with_tag)
 STOP_WAIT_S = 3.0  # how long a stopped run's cell gets to unwind once its kernel is killed
+CLUSTER_START_WAIT_S = 120.0  # how long a stopping run waits for its cluster to finish starting, then to close
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -93,6 +94,7 @@ class Plan:
     env: dict[str, str]
     timeout_s: float | None
     attempt: int | None
+    cluster: dict[str, Any] | None = None  # a cluster spec: the run's own cluster, started and stopped by the run
 
     @classmethod
     def read(cls, folder: Path) -> Plan:
@@ -138,6 +140,7 @@ class Plan:
             env=env,
             timeout_s=float(timeout) if timeout is not None else None,
             attempt=value_of("attempt", int),
+            cluster=value_of("cluster", dict),
         )
 
 
@@ -214,6 +217,8 @@ class Run:
         self.current: int | None = None
         self.kernel_idle = False  # the kernel answered its last cell: it can be asked to stop
         self.warm: WarmKernel | None = None  # a standby's started kernel, used when the plan fits it
+        self.cluster_start: asyncio.Future[Any] | None = None  # the run's own cluster, starting or started
+        self.cluster_env: dict[str, str] = {}  # its scheduler's address, for the kernel
 
     # --- the run ------------------------------------------------------------------------------------------
     def main(self) -> int:
@@ -290,6 +295,7 @@ class Run:
                 await self.warm.stop()
                 self.warm = None
             await self._stop_kernel(graceful=self.stopping is None and self.kernel_idle)
+            await self._stop_cluster()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 # Given back to the default (death) by the loop as it closes: ignored instead, the run is over.
                 loop.remove_signal_handler(signum)
@@ -327,11 +333,16 @@ class Run:
         spec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
         kernel = plan.kernel or (spec.get("name") if isinstance(spec, dict) else None) or DEFAULT_KERNEL
 
+        if plan.cluster is not None:
+            failed = await self._start_cluster(plan.cluster)
+            if failed is not None:
+                return failed
         warm, self.warm = self.warm, None
         settings: dict[str, Any] | None = None
         warm_client = None
         if warm is not None and (settings := warm.settings_for(str(kernel), plan, cwd)) is not None:
             self.km, self.sockets, self.kernel_pid, warm_client = warm.km, warm.sockets, warm.pid, warm.client
+            settings["env"].update(self.cluster_env)
             self.folder.log_line(f"kernel {kernel} already started (pid {warm.pid}): the run takes it")
         else:
             if warm is not None:
@@ -428,7 +439,7 @@ class Run:
         # socket paths stay short (a run folder's path may be longer than a socket's name may be).
         self.sockets = Path(tempfile.mkdtemp(prefix="mlops-run-"))
         self.km = km = AsyncKernelManager(kernel_name=name, transport="ipc", connection_file=str(self.sockets / "kernel.json"))
-        env = {**os.environ, **self.plan.env, "MLOPS_JOB": self.plan.job, "MLOPS_RUN_ID": self.plan.run_id}
+        env = {**os.environ, **self.plan.env, "MLOPS_JOB": self.plan.job, "MLOPS_RUN_ID": self.plan.run_id, **self.cluster_env}
         extra = ["--HistoryManager.hist_file=:memory:"] if km.ipykernel else []  # nbclient's own choice for IPython
         try:
             await km.start_kernel(extra_arguments=extra, cwd=str(cwd), env=env)
@@ -439,6 +450,48 @@ class Run:
         self.kernel_pid = getattr(km.provisioner, "pid", None)
         self.folder.log_line(f"kernel {name} started (pid {self.kernel_pid}) in {cwd}")
         return None
+
+    # --- the run's own cluster ----------------------------------------------------------------------------
+    async def _start_cluster(self, raw: dict[str, Any]) -> Outcome | None:
+        """Start the cluster the job's spec describes (a scheduler address is only passed on); its address goes
+        to the kernel as ``DASK_SCHEDULER_ADDRESS``, so ``distributed.Client()`` in a cell connects to it."""
+        from mlops_magics import cluster as cluster_core
+        from mlops_magics.api.clusters import ClusterSpec
+        from mlops_magics.errors import MLOpsError
+
+        try:
+            spec = ClusterSpec.from_dict(raw)
+        except MLOpsError as exc:
+            return Outcome("failed", f"the job's cluster spec is not valid: {exc.message}")
+        if spec.kind == "address":
+            address = str(spec.address)
+        else:
+            began = time.monotonic()
+            # Shielded: a cancel while the cluster starts still lets the start end, so that it can be stopped.
+            self.cluster_start = asyncio.ensure_future(asyncio.to_thread(cluster_core.build, spec))
+            try:
+                cluster = await asyncio.shield(self.cluster_start)
+            except Exception as exc:
+                message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                return Outcome("failed", f"the run's cluster did not start: {message}")
+            address = cluster.scheduler_address
+            self.folder.log_line(f"cluster {spec.describe()} started in {time.monotonic() - began:.1f} s at {address}")
+        self.cluster_env = {"DASK_SCHEDULER_ADDRESS": address}
+        return None
+
+    async def _stop_cluster(self) -> None:
+        start, self.cluster_start = self.cluster_start, None
+        if start is None:
+            return
+        try:
+            cluster = await asyncio.wait_for(asyncio.shield(start), timeout=CLUSTER_START_WAIT_S)
+        except Exception:  # it did not start (its reason is the run's), or not in time: nothing to stop
+            return
+        try:
+            await asyncio.wait_for(asyncio.to_thread(cluster.close), timeout=CLUSTER_START_WAIT_S)
+            self.folder.log_line("cluster stopped")
+        except Exception as exc:
+            self.folder.log_line(f"the run's cluster did not stop cleanly: {type(exc).__name__}: {exc}")
 
     async def _stop_kernel(self, graceful: bool) -> None:
         """Stop the kernel: asked (it runs its exit handlers) when it is idle and the run ended by itself; killed

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import names
+from mlops_magics.api.clusters import ClusterSpec
 from mlops_magics.api.jobs import Concurrency, JobEvent, JobSpec, Missed, RunRequest, RunState, TokenTrigger, TriggerKind
 from mlops_magics.controller.services.standby_pool import StandbyPool
 from mlops_magics.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -474,6 +475,7 @@ class JobSupervisor:
             "env": self._run_environment(name, number, spec),
             "timeout_s": spec.timeout_s,
             "attempt": attempt,
+            "cluster": spec.cluster.to_dict() if isinstance(spec.cluster, ClusterSpec) else None,
         }
         write_private(folder / "run.json", json.dumps(plan, indent=1))
         process = self._warm_runner(folder) or self._cold_runner(folder)

@@ -14,6 +14,7 @@ import {
   ProxyUnavailableError,
   ScoringClient
 } from '../scoring';
+import { LogTail, Logs } from './LogTail';
 import { listBadge, Polled } from './Polled';
 import { Section } from './Section';
 import { usePolled } from './usePolled';
@@ -52,12 +53,6 @@ type Answer =
   | { state: 'none' }
   | { state: 'sending' }
   | { state: 'answered'; answer: IScoringAnswer }
-  | { state: 'failed'; message: string };
-
-type Logs =
-  | { state: 'hidden' }
-  | { state: 'loading'; lines: string[] | null }
-  | { state: 'shown'; lines: string[]; at: Date }
   | { state: 'failed'; message: string };
 
 /** The JSON answer as text: on one line when short, indented when not. */
@@ -260,53 +255,6 @@ function TestRequest(props: { deployment: IDeployment; api: MLOpsApi; scoring: S
   );
 }
 
-function LogsView(props: { logs: Logs; close: () => void }): JSX.Element | null {
-  const { logs } = props;
-  const box = useRef<HTMLDivElement>(null);
-  // A tail: show its end.
-  useEffect(() => {
-    if (box.current) {
-      box.current.scrollTop = box.current.scrollHeight;
-    }
-  }, [logs]);
-  if (logs.state === 'hidden') {
-    return null;
-  }
-  if (logs.state === 'failed') {
-    return (
-      <div className="mlops-Error" role="alert">
-        {logs.message}
-      </div>
-    );
-  }
-  const lines = logs.lines;
-  return (
-    <div className="mlops-Logs" data-testid="deployment-logs">
-      <div className="mlops-Logs-head">
-        <span>
-          {logs.state === 'loading'
-            ? 'Reading the log…'
-            : lines && lines.length
-              ? `Last ${count(lines.length, 'line')} · ${logs.at.toLocaleTimeString()}`
-              : 'The log is empty'}
-        </span>
-        <button className="mlops-Compare-close" onClick={props.close} aria-label="Close the log">
-          ×
-        </button>
-      </div>
-      {lines && lines.length ? (
-        <div className="mlops-Logs-lines" ref={box}>
-          {lines.map((line, index) => (
-            <div key={index} className="mlops-Logs-line">
-              {line || ' '}
-            </div>
-          ))}
-        </div>
-      ) : null}
-    </div>
-  );
-}
-
 function DeploymentItem(props: {
   deployment: IDeployment;
   api: MLOpsApi;
@@ -454,7 +402,7 @@ function DeploymentItem(props: {
               {error}
             </div>
           ) : null}
-          <LogsView logs={logs} close={() => setLogs({ state: 'hidden' })} />
+          <LogTail logs={logs} close={() => setLogs({ state: 'hidden' })} testId="deployment-logs" />
         </div>
       ) : null}
     </li>

@@ -1,9 +1,10 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
 import { IJobRun, MLOpsApi } from '../api';
-import { count, message } from '../format';
+import { message } from '../format';
 import { isActive, runLine, runProgress, runSeconds, formatDuration, triggerText } from '../jobs';
 import { fullTime, when } from '../time';
+import { LogTail, Logs } from './LogTail';
 import { PollError } from './Polled';
 import { usePolled } from './usePolled';
 
@@ -45,59 +46,6 @@ export function RunProgress(props: { run: IJobRun }): JSX.Element {
         <div className="mlops-Progress-bar" style={percent === null ? undefined : { width: `${percent}%` }} />
       </div>
       <span className="mlops-Progress-label">{progress.label}</span>
-    </div>
-  );
-}
-
-type Logs =
-  | { state: 'hidden' }
-  | { state: 'loading'; lines: string[] | null }
-  | { state: 'shown'; lines: string[]; at: Date }
-  | { state: 'failed'; message: string };
-
-/** The tail of a run's log, at its end; asked again on each click of Logs. */
-function RunLogs(props: { logs: Logs; close: () => void }): JSX.Element | null {
-  const { logs } = props;
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (box.current) {
-      box.current.scrollTop = box.current.scrollHeight;
-    }
-  }, [logs]);
-  if (logs.state === 'hidden') {
-    return null;
-  }
-  if (logs.state === 'failed') {
-    return (
-      <div className="mlops-Error" role="alert">
-        {logs.message}
-      </div>
-    );
-  }
-  const lines = logs.lines;
-  return (
-    <div className="mlops-Logs" data-testid="job-run-logs">
-      <div className="mlops-Logs-head">
-        <span>
-          {logs.state === 'loading'
-            ? 'Reading the log…'
-            : lines && lines.length
-              ? `Last ${count(lines.length, 'line')} · ${logs.at.toLocaleTimeString()}`
-              : 'The log is empty'}
-        </span>
-        <button className="mlops-Compare-close" onClick={props.close} aria-label="Close the log">
-          ×
-        </button>
-      </div>
-      {lines && lines.length ? (
-        <div className="mlops-Logs-lines" ref={box}>
-          {lines.map((line, index) => (
-            <div key={index} className="mlops-Logs-line">
-              {line || ' '}
-            </div>
-          ))}
-        </div>
-      ) : null}
     </div>
   );
 }
@@ -175,7 +123,7 @@ export function RunActions(props: IRunActionsProps): JSX.Element {
           {error}
         </div>
       ) : null}
-      <RunLogs logs={logs} close={() => setLogs({ state: 'hidden' })} />
+      <LogTail logs={logs} close={() => setLogs({ state: 'hidden' })} testId="job-run-logs" />
     </>
   );
 }

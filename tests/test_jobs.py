@@ -142,6 +142,7 @@ def test_a_seconds_schedule_fires_on_time_twice(controller: Controller, workspac
 def test_kill_9_of_the_controller_mid_run_keeps_one_run_that_ends(controller: Controller, workspace: Workspace) -> None:
     notebook(workspace.root / "work.ipynb", "import time\ntime.sleep(4)", "print('done')")
     controller.put_job("work", {"notebook": "work.ipynb"})
+    ready_standby(workspace)  # the run goes to a standby runner: the next controller adopts it all the same
     controller.run_job("work", {})
     while controller.job_run("work", "1")["state"] != "running":
         time.sleep(0.1)
@@ -152,6 +153,7 @@ def test_kill_9_of_the_controller_mid_run_keeps_one_run_that_ends(controller: Co
     done = wait_for(again, "work", 1, timeout=60)
     assert done["state"] == "succeeded", done
     assert [r.number for r in runs_of(workspace, "work")] == [1]
+    assert "already started" in "\n".join(again.run_logs("work", "1")["lines"])
 
 
 def test_a_new_file_runs_the_job_once_also_after_a_restart(controller: Controller, workspace: Workspace) -> None:

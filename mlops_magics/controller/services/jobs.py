@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import heapq
 import json
 import logging
 import os
@@ -78,6 +77,7 @@ class JobSupervisor:
         self._wake = threading.Condition(self._lock)
         self._processes: dict[tuple[str, int], subprocess.Popen[bytes] | int] = {}
         self._closing = False
+        self._schedules_changed = True  # read the schedules from the records at the scheduler's next wake
         self._threads: list[threading.Thread] = []
         self._standbys = StandbyPool(workspace)
 
@@ -265,7 +265,7 @@ class JobSupervisor:
                     self._event(session, "job.update", name, spec.triggers())
             if spec.on_data:
                 self._mark_seen(name, spec, self._matching(spec))
-            self._wake.notify_all()
+            self._schedules_changed_now()
         return self.get(name)
 
     def delete(self, name: str) -> dict[str, Any]:
@@ -282,7 +282,7 @@ class JobSupervisor:
             with self._sessions() as session:
                 if session.scalar(select(func.count()).select_from(JobRecord)) == 0:
                     self._standbys.stop()  # no job left to run: no kernel kept waiting
-            self._wake.notify_all()
+            self._schedules_changed_now()
         return view
 
     def pause(self, name: str) -> dict[str, Any]:
@@ -299,7 +299,7 @@ class JobSupervisor:
                     record.cron_handled_at = datetime.now(timezone.utc)  # times passed while paused are not owed
                 record.paused = paused
                 self._event(session, "job.pause" if paused else "job.resume", name, "on request")
-            self._wake.notify_all()
+            self._schedules_changed_now()
         return self.get(name)
 
     # --- trigger tokens ------------------------------------------------------------------------------------
@@ -640,26 +640,40 @@ class JobSupervisor:
 
     # --- schedules -----------------------------------------------------------------------------------------
     def _scheduler(self) -> None:
-        """Fire each schedule at its time: a heap of next times, a wait until the earliest (woken by changes)."""
+        """Fire each schedule at its time. The next times are kept between wakes and read again from the
+        records only when a job changes (a thousand schedules cost nothing while they wait)."""
+        schedules: dict[str, tuple[str, str, datetime]] = {}  # job -> cron, zone, next time
         while not self._closing:
             with self._lock:
-                due: list[tuple[datetime, str]] = []
-                with self._sessions() as session:
-                    for record in session.scalars(select(JobRecord).where(JobRecord.paused.is_(False))):
-                        cron, tz = record.spec.get("cron"), record.spec.get("tz", "UTC")
-                        if cron:
-                            handled = _aware(record.cron_handled_at) or datetime.now(timezone.utc)
-                            heapq.heappush(due, (schedule.next_time(cron, tz, handled), record.name))
+                if self._schedules_changed:
+                    self._schedules_changed = False
+                    schedules = self._schedules()
                 now = datetime.now(timezone.utc)
-                fire = []
-                while due and due[0][0] <= now:
-                    fire.append(heapq.heappop(due))
+                fire = sorted((moment, name) for name, (_, _, moment) in schedules.items() if moment <= now)
                 if not fire:
-                    wait = (due[0][0] - now).total_seconds() if due else 60.0
+                    soonest = min((moment for _, _, moment in schedules.values()), default=None)
+                    wait = (soonest - now).total_seconds() if soonest is not None else 60.0
                     self._wake.wait(timeout=max(0.01, min(wait, 60.0)))
                     continue
             for moment, name in fire:
                 self._fire(name, moment)
+                cron, tz, _ = schedules[name]
+                schedules[name] = (cron, tz, schedule.next_time(cron, tz, moment))
+
+    def _schedules(self) -> dict[str, tuple[str, str, datetime]]:
+        found = {}
+        with self._sessions() as session:
+            for record in session.scalars(select(JobRecord).where(JobRecord.paused.is_(False))):
+                cron, tz = record.spec.get("cron"), record.spec.get("tz", "UTC")
+                if cron:
+                    handled = _aware(record.cron_handled_at) or datetime.now(timezone.utc)
+                    found[record.name] = (cron, tz, schedule.next_time(cron, tz, handled))
+        return found
+
+    def _schedules_changed_now(self) -> None:
+        """A job was made, changed, paused, resumed or deleted: the scheduler reads the schedules again."""
+        self._schedules_changed = True
+        self._wake.notify_all()
 
     def _fire(self, name: str, moment: datetime) -> None:
         with self._sessions.begin() as session:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlops_magics.api.clusters import ClusterSpec
     from mlops_magics.cluster_actions import ClusterOrder
     from mlops_magics.jobs.actions import JobOrder
+    from mlops_magics.monitor.check import MonitorOrder
     from mlops_magics.serving.deploy import DeployOrder
     from mlops_magics.train.cell import TrainOrder
 
@@ -410,4 +411,41 @@ def _under(root: Path, path: str) -> str:
 def job_parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description="Notebooks as jobs run by the controller: on a schedule, on demand, on new data.")
     add_job_arguments(parser)
+    return parser
+
+
+def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("deployment", help="the deployment whose logged requests are checked")
+    parser.add_argument(
+        "--window", default="1h", help="a duration (90s, 30m, 1h, 2d) or the last N rows (10000) (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--threshold",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME=VALUE",
+        help="effect-size thresholds: wasserstein (0.1), psi (0.2), jensen_shannon (0.1), p_value (0.01)",
+    )
+    parser.add_argument("--features", help="only these features, comma-separated (default: the model's inputs)")
+    parser.add_argument("--every", help=argparse.SUPPRESS)  # standing monitors: a later release
+    parser.add_argument("--on-drift", help=argparse.SUPPRESS)
+
+
+def monitor_order(args: argparse.Namespace) -> MonitorOrder:
+    from mlops_magics.monitor.check import MonitorOrder
+
+    later = [flag for flag, value in (("--every", args.every), ("--on-drift", args.on_drift)) if value is not None]
+    return MonitorOrder(
+        deployment=args.deployment,
+        window=args.window,
+        thresholds=_pairs(args.threshold, "--threshold"),
+        features=split_names(args.features) if args.features else None,
+        later=later,
+    )
+
+
+def monitor_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Check a deployment's logged requests for drift against its training profile.")
+    add_monitor_arguments(parser)
     return parser

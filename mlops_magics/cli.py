@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_magics import arguments
-from mlops_magics.errors import MLOpsError
+from mlops_magics.errors import InvalidInput, MLOpsError
 from mlops_magics.version import __version__
 from mlops_magics.workspace import Workspace
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_NO = 1  # the answer is no: a review refused the challenger, the controller is not running
 EXIT_ERROR = 2  # the command could not be done; the one line on stderr says why
+EXIT_DRIFT = 3  # `mlops monitor`: the check found drift or a schema change (no drift, no data: 0)
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
@@ -173,6 +174,21 @@ def _job_command(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_OK
 
 
+def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
+    from mlops_magics.monitor.check import carry_out
+
+    order = arguments.monitor_order(args)
+    if order.later:
+        raise InvalidInput(order.later_note())
+    result = carry_out(workspace, order, _controller(workspace))
+    assert result is not None
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        print(repr(result))
+    return EXIT_DRIFT if result.verdict in ("drift", "schema change") else EXIT_OK
+
+
 def _workspace_command(_args: argparse.Namespace, workspace: Workspace) -> int:
     print(json.dumps(workspace.describe(), indent=2))
     return EXIT_OK
@@ -207,6 +223,12 @@ def build_parser() -> arguments.Parser:
     )
     arguments.add_job_arguments(job)
     job.set_defaults(run=_job_command)
+    monitor = commands.add_parser(
+        "monitor", help="check a deployment's logged requests for drift (exit 3: drift or schema change)"
+    )
+    arguments.add_monitor_arguments(monitor)
+    monitor.add_argument("--json", action="store_true", help="print the whole check as JSON")
+    monitor.set_defaults(run=_monitor_command)
     workspace = commands.add_parser("workspace", help="where this workspace keeps its state")
     workspace.set_defaults(run=_workspace_command)
     return parser

@@ -121,15 +121,6 @@ def _framed(page: str, height: int = 800) -> str:
     )
 
 
-_NOT_BUILT = {
-    "monitor": "drift and performance monitoring (%monitor DEPLOYMENT [--every INTERVAL])",
-}
-
-
-def _not_built(name: str) -> None:
-    raise UsageError(f"%{name} is not built yet: {_NOT_BUILT[name]} arrives in a later release of mlops-magics. Nothing was run.")
-
-
 @magics_class
 class MLOpsMagics(Magics):
     def __init__(self, shell: Any) -> None:
@@ -143,6 +134,7 @@ class MLOpsMagics(Magics):
         self._review_parser = arguments.review_parser("%review")
         self._deploy_parser = arguments.deploy_parser("%deploy")
         self._job_parser = arguments.job_parser("%job")
+        self._monitor_parser = arguments.monitor_parser("%monitor")
 
     @functools.cached_property
     def controller(self) -> Controller:
@@ -337,10 +329,16 @@ class MLOpsMagics(Magics):
         print("\n".join(done.lines))
         return None
 
-    # --- stages not built yet: registered so that their help says what they will do -----------------
+    # --- %monitor ------------------------------------------------------------------------------------
     @line_magic
-    def monitor(self, line: str) -> None:
-        _not_built("monitor")
+    @_one_line_errors
+    def monitor(self, line: str) -> Any:
+        from mlops_magics.monitor.check import carry_out
+
+        order = arguments.monitor_order(arguments.parse(self._monitor_parser, line))
+        if order.later:
+            raise UsageError(order.later_note())
+        return carry_out(self.workspace, order, self.controller)
 
 
 MLOpsMagics.cluster.__doc__ = (
@@ -396,8 +394,15 @@ MLOpsMagics.job.__doc__ = (
     "    token = %job token retrain                          a trigger token for outside callers (shown once)\n\n"
     + arguments.job_parser("%job").format_help()
 )
-for _name, _text in _NOT_BUILT.items():
-    getattr(MLOpsMagics, _name).__doc__ = f"Not built yet: {_text}."
+MLOpsMagics.monitor.__doc__ = (
+    "Check a deployment's logged requests for drift against the training profile of the model version it serves\n"
+    "(logged by %%train --data): per feature, the statistic, its threshold and a verdict; the traffic's rows,\n"
+    "error shares and latency. Standing monitors (--every, alerts, retraining) arrive in a later release.\n\n"
+    "    %monitor cancer                                  the last hour\n"
+    "    %monitor cancer --window 10000                   the last 10,000 logged rows\n"
+    "    %monitor cancer --threshold wasserstein=0.2 --features age,income\n"
+    "    check = %monitor cancer; check.to_dict()\n\n" + arguments.monitor_parser("%monitor").format_help()
+)
 
 
 def register(ipython: Any) -> None:

@@ -63,12 +63,18 @@ def test_bad_input_is_one_line_not_a_traceback(kernel_factory, line: str, messag
     assert "Traceback" not in run.text
 
 
-def test_later_stages_say_plainly_they_are_not_built(kernel_factory) -> None:
+def test_monitor_checks_once_and_says_standing_monitors_come_later(kernel_factory) -> None:
     kernel = kernel_factory()
     kernel.run("%load_ext mlops_magics")
-    run = kernel.run("%monitor dep")
-    assert run.status == "error"
-    assert "is not built yet" in run.stderr and "Nothing was run." in run.stderr, run.text
+    for line, words in (
+        ("%monitor dep --every 10m", "--every: standing monitors (checks on a schedule, alerts, retraining) arrive"),
+        ("%monitor dep --window 1w", "--window takes a duration (90s, 30m, 1h, 2d) or a number of rows"),
+        ("%monitor dep --threshold nope=1", "--threshold: no threshold named 'nope'"),
+        ("%monitor dep", "no deployment named 'dep'"),
+    ):
+        run = kernel.run(line)
+        assert run.status == "error" and words in run.stderr, run.text
+        assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.text
 
 
 def test_every_magic_has_help(kernel_factory) -> None:
@@ -84,5 +90,6 @@ def test_every_magic_has_help(kernel_factory) -> None:
     for flag in ("--cron", "--on-data", "--param", "--retries", "--concurrency", "--wait", "token"):
         assert flag in job_help
     monitor_help = kernel.run("print(get_ipython().find_line_magic('monitor').__doc__)").stdout
-    assert monitor_help.startswith("Not built yet:")
+    for flag in ("--window", "--threshold", "--features", "%%train"):
+        assert flag in monitor_help
     assert "--help" in kernel.run("%cluster start --help").stdout

@@ -1,0 +1,172 @@
+"""`%monitor`'s one-shot check on a real deployment: a model trained through the training path (so its training
+profile is logged), served on a real port, sent traffic; the check reads the request log it wrote."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mlops_magics import tracking
+from mlops_magics.controller import Controller
+from mlops_magics.errors import InvalidInput, NotFound
+from mlops_magics.monitor.check import MonitorOrder, carry_out, check, thresholds_from
+from mlops_magics.monitor.window import Window, read_window
+from mlops_magics.train.background import WRITER
+from mlops_magics.train.run import PROFILE_ARTIFACT, TrainRequest, track
+from mlops_magics.train.tracker import MLflowTracker
+from mlops_magics.workspace import Workspace
+from tests.test_serving import free_port
+
+FEATURES = ["age", "income", "score", "visits"]
+
+
+def draw(rows: int, seed: int, shift: dict[str, float] | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(0.0, 1.0, (rows, len(FEATURES))), columns=FEATURES)
+    for name, by in (shift or {}).items():
+        frame[name] += by
+    return frame
+
+
+def register(workspace: Workspace, name: str) -> str:
+    x = draw(2000, seed=0)
+    y = pd.Series((x.age + x.income > 0).astype(int), name="label")
+    model = LogisticRegression().fit(x, y)
+    result = track(MLflowTracker(workspace), model, TrainRequest(experiment="monitor", data=(x, y), model_name=name))
+    WRITER.flush()
+    return result.version
+
+
+def send(view: dict, frame: pd.DataFrame, batch: int = 25) -> int:
+    for start in range(0, len(frame), batch):
+        rows = frame.iloc[start : start + batch]
+        answer = httpx.post(f"{view['url']}/invocations", json={"dataframe_split": rows.to_dict("split")}, timeout=30)
+        assert answer.status_code == 200, answer.text
+    return len(frame)
+
+
+def wait_logged(folder: Path, rows: int, timeout: float = 20) -> None:
+    """Until the request log holds ``rows`` rows (the log writes its segments every one to two seconds)."""
+    deadline = time.monotonic() + timeout
+    logged = 0
+    while time.monotonic() < deadline:
+        logged = sum(len(pd.read_parquet(p, columns=["row"])) for p in folder.glob("requests-*.parquet"))
+        if logged >= rows:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{logged} of {rows} rows logged after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    home = tmp_path_factory.mktemp("monitor") / ".mlops"
+    os.environ["MLOPS_HOME"] = str(home)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    workspace = Workspace(home)
+    register(workspace, "loans")
+    controller = Controller(workspace, notify=lambda line: None)
+    view = controller.deploy("loans", {"model": "loans@challenger", "port": free_port()})
+    yield workspace, controller, view
+    from tests.conftest import stop_controller
+
+    stop_controller(workspace)
+    os.environ.pop("MLOPS_HOME", None)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def test_no_traffic_then_same_distribution_then_two_shifted_features(deployed) -> None:
+    workspace, controller, view = deployed
+    folder = workspace.requests / "loans"
+
+    quiet = check(workspace, "loans", "1h", controller=controller)
+    assert quiet.verdict == "no data" and quiet.rows == 0 and quiet.error_rate is None
+    assert "no rows" in quiet.reason and "no data" in repr(quiet)
+
+    sent = send(view, draw(400, seed=1))
+    wait_logged(folder, sent)
+    same = check(workspace, "loans", "400", controller=controller)
+    assert same.verdict == "no drift", repr(same)
+    assert same.rows == 400 and same.requests == 16 and same.version == "1"
+    assert [f.feature for f in same.drift.features] == FEATURES  # the signature's inputs: the label is left out
+    assert same.error_rate == 0.0 and same.client_error_rate == 0.0 and 0 < same.latency_p50_ms <= same.latency_p95_ms
+
+    sent += send(view, draw(400, seed=2, shift={"income": 1.0, "visits": -0.8}))
+    wait_logged(folder, sent)
+    shifted = check(workspace, "loans", "400", controller=controller)
+    assert shifted.verdict == "drift" and shifted.drifted == ["income", "visits"], repr(shifted)
+    page = shifted._repr_html_()
+    assert page.count("background:#fdecea") == 2 and "2 of 4 feature(s) drifted" in page
+    as_dict = shifted.to_dict()
+    assert as_dict["drifted"] == ["income", "visits"] and as_dict["drift"]["features"][1]["verdict"] == "drift"
+
+    # the last hour holds both halves; the order's thresholds and features go through as asked
+    wide = carry_out(workspace, MonitorOrder("loans", "1h", {"wasserstein": "5", "psi": "5"}, ["income"]), controller)
+    assert wide is not None and wide.rows == 800 and wide.verdict == "no drift" and wide.drift.thresholds.wasserstein == 5
+    assert carry_out(workspace, MonitorOrder("loans", later=["--every"]), controller) is None
+
+    # the shell face: plain text, exit 3 on drift
+    env = {**os.environ, "MLOPS_HOME": str(workspace.home)}
+    shell = subprocess.run(
+        [sys.executable, "-m", "mlops_magics.cli", "monitor", "loans", "--window", "400"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert shell.returncode == 3, shell.stderr
+    assert shell.stdout.startswith("loans (loans v1): drift") and "income" in shell.stdout
+
+    # a corrupt segment and a cut-short one, newest of all: skipped and named, the check goes on
+    good = next(iter(folder.glob("requests-*.parquet")))
+    (folder / "requests-29991231T235959-broken.parquet").write_bytes(b"PAR1 not parquet at all")
+    (folder / "requests-29991231T235959-halfway.parquet").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    damaged = check(workspace, "loans", "400", controller=controller)
+    assert damaged.verdict == "drift" and damaged.drifted == ["income", "visits"] and damaged.rows == 400
+    assert sorted(s.segment for s in damaged.skipped) == [
+        "requests-29991231T235959-broken.parquet",
+        "requests-29991231T235959-halfway.parquet",
+    ]
+    assert "2 log segment(s) could not be read and were skipped" in repr(damaged)
+
+
+def test_unknown_deployment_a_model_without_profile_and_bad_input(deployed) -> None:
+    workspace, controller, view = deployed
+    with pytest.raises(NotFound) as unknown:
+        check(workspace, "nowhere", controller=controller)
+    assert "no deployment named 'nowhere'" in unknown.value.message and "\n" not in unknown.value.message
+
+    # rows of another version than the one checked are left out, and counted
+    logged = read_window(workspace.requests / "loans", Window.parse("1d"), version="2")
+    assert logged.rows == 0 and logged.other_versions >= 800
+
+    version = register(workspace, "loans")  # a second version, whose training profile is then lost
+    client = tracking.mlflow_for(workspace).MlflowClient()
+    run = client.get_model_version("loans", version).run_id
+    artifacts = Path(client.get_run(run).info.artifact_uri.removeprefix("file://"))
+    (artifacts / PROFILE_ARTIFACT).unlink()
+    controller.deploy("loans", {"model": f"loans/{version}", "port": view["spec"]["port"]})
+    with pytest.raises(NotFound) as missing:
+        check(workspace, "loans", controller=controller)
+    assert missing.value.message == (
+        f"loans v{version} (served by 'loans') has no training profile: train it with %%train --data X,y to log one"
+    )
+
+    for bad, words in (
+        (lambda: Window.parse("1w"), "--window takes a duration"),
+        (lambda: Window.parse("0"), "--window takes a duration"),
+        (lambda: thresholds_from({"wasserstien": "0.2"}), "no threshold named 'wasserstien'"),
+        (lambda: thresholds_from({"psi": "high"}), "--threshold psi: 'high' is not a number"),
+        (lambda: thresholds_from({"psi": "-1"}), "threshold psi must be a positive number"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            bad()
+        assert words in refused.value.message

@@ -170,3 +170,38 @@ def test_unknown_deployment_a_model_without_profile_and_bad_input(deployed) -> N
         with pytest.raises(InvalidInput) as refused:
             bad()
         assert words in refused.value.message
+
+
+def test_the_window_reads_newest_segments_first_and_stops_once_covered(tmp_path: Path) -> None:
+    now = time.time()
+
+    def segment(name: str, age_s: float, versions: list[str]) -> None:
+        at = pd.to_datetime([now - age_s - 1] * len(versions), unit="s", utc=True)
+        table = pd.DataFrame(
+            {
+                "request_id": [f"{name}-{i}" for i in range(len(versions))],
+                "row": 0,
+                "input.x": np.arange(len(versions), dtype=float),
+                "prediction": 1,
+                "latency_ms": 1.0,
+                "status": 200,
+                "time": at,
+                "model": "models:/m@champion",
+                "model_version": versions,
+            }
+        )
+        path = tmp_path / f"requests-{name}.parquet"
+        table.to_parquet(path)
+        os.utime(path, (now - age_s, now - age_s))
+
+    segment("old", 7200, ["1"] * 5)
+    segment("middle", 600, ["1"] * 3)
+    segment("new", 60, ["1", "2", "2", "2"])
+    last_hour = read_window(tmp_path, Window.parse("1h"), version="2", now=now)
+    assert last_hour.segments_read == 2 and last_hour.rows == 3 and last_hour.other_versions == 4
+    assert list(last_hour.inputs.columns) == ["x"] and set(last_hour.traffic.model_version) == {"2"}
+    last_rows = read_window(tmp_path, Window.parse("6"), now=now)
+    assert last_rows.segments_read == 2 and last_rows.rows == 6
+    assert list(last_rows.traffic.request_id) == ["middle-1", "middle-2", "new-0", "new-1", "new-2", "new-3"]
+    everything = read_window(tmp_path, Window.parse("2d"), now=now)
+    assert everything.rows == 12 and everything.skipped == [] and read_window(tmp_path / "none", Window.parse("5")).rows == 0

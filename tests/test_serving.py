@@ -159,15 +159,23 @@ def test_health_version_metrics_docs_feedback_and_request_log(served) -> None:
         headers=bearer(view),
     )
     assert feedback.json() == {"accepted": 2}
+    # A row the signature takes (a missing number) but the model cannot predict: refused, and logged as refused.
+    gap = post(view, {"dataframe_records": [{**json.loads(X.head(1).to_json(orient="records"))[0], "mean radius": None}]})
+    assert gap.status_code == 422, gap.text
     folder = workspace.requests / "cancer"
     deadline = time.monotonic() + 10
+    logged = pd.DataFrame({"request_id": []})
     while time.monotonic() < deadline and not (
-        list(folder.glob("requests-*.parquet")) and list(folder.glob("feedback-*.parquet"))
+        gap.headers["x-request-id"] in set(logged.request_id) and list(folder.glob("feedback-*.parquet"))
     ):
         time.sleep(0.2)
-    logged = pd.concat(pd.read_parquet(p) for p in folder.glob("requests-*.parquet"))
+        segments = list(folder.glob("requests-*.parquet"))
+        logged = pd.concat(pd.read_parquet(p) for p in segments) if segments else logged
     mine = logged[logged.request_id == request_id]
     assert len(mine) == 2 and {"input.mean radius", "prediction", "latency_ms", "status"} <= set(mine.columns)
+    assert set(mine.status) == {200}
+    refused = logged[logged.request_id == gap.headers["x-request-id"]]
+    assert list(refused.status) == [422] and refused.prediction.isna().all()
     labels = pd.concat(pd.read_parquet(p) for p in folder.glob("feedback-*.parquet"))
     assert set(labels[labels.request_id == request_id].label) == {0, 1}
 

@@ -205,6 +205,7 @@ def build_app(
         try:
             predictions = await batcher.predict(frame)
         except Exception as exc:
+            failed(request_id, frame, began, 422 if refused_input(exc) else 500)
             if refused_input(exc):  # the input passed the signature, but the model cannot take it (as with pyfunc)
                 log.warning("request %s: the model refused the input: %s: %s", request_id, type(exc).__name__, exc)
                 hint = suspects(frame)
@@ -222,6 +223,14 @@ def build_app(
         except Exception:  # the answer is right; a request it cannot log must not turn it into an error
             log.exception("request %s: not logged", request_id)
         return _json({"predictions": _jsonable(predictions)}, 200, {"X-Request-Id": request_id})
+
+    def failed(request_id: str, frame: Any, began: float, status: int) -> None:
+        """A request the model could not answer is logged too (its inputs, no prediction): the monitor's error
+        rate and its drift see the traffic that failed, not only what was answered."""
+        try:
+            request_log.record(request_id, frame, np.full(len(frame), np.nan), (time.perf_counter() - began) * 1000, status)
+        except Exception:
+            log.exception("request %s: not logged", request_id)
 
     async def feedback(request: Request) -> Response:
         try:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlops_magics.api.clusters import ClusterSpec
     from mlops_magics.cluster_actions import ClusterOrder
     from mlops_magics.jobs.actions import JobOrder
+    from mlops_magics.monitor.actions import StandingOrder
     from mlops_magics.monitor.check import MonitorOrder
     from mlops_magics.serving.deploy import DeployOrder
     from mlops_magics.train.cell import TrainOrder
@@ -415,7 +416,12 @@ def job_parser(prog: str) -> Parser:
 
 
 def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("deployment", help="the deployment whose logged requests are checked")
+    parser.add_argument(
+        "deployment",
+        help="the deployment whose logged requests are checked (now, or every --every); or an action on the standing "
+        "monitors: status [NAME], alerts [NAME], checks NAME, check NAME, pause NAME, resume NAME, delete NAME",
+    )
+    parser.add_argument("monitor", nargs="?", help="the monitor an action names")
     parser.add_argument(
         "--window", default="1h", help="a duration (90s, 30m, 1h, 2d) or the last N rows (10000) (default: %(default)s)"
     )
@@ -428,21 +434,97 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
         help="effect-size thresholds: wasserstein (0.1), psi (0.2), jensen_shannon (0.1), p_value (0.01)",
     )
     parser.add_argument("--features", help="only these features, comma-separated (default: the model's inputs)")
-    parser.add_argument("--every", help=argparse.SUPPRESS)  # standing monitors: a later release
-    parser.add_argument("--on-drift", help=argparse.SUPPRESS)
-
-
-def monitor_order(args: argparse.Namespace) -> MonitorOrder:
-    from mlops_magics.monitor.check import MonitorOrder
-
-    later = [flag for flag, value in (("--every", args.every), ("--on-drift", args.on_drift)) if value is not None]
-    return MonitorOrder(
-        deployment=args.deployment,
-        window=args.window,
-        thresholds=_pairs(args.threshold, "--threshold"),
-        features=split_names(args.features) if args.features else None,
-        later=later,
+    parser.add_argument(
+        "--min",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="decay when a metric better large falls below it, on feedback labels: accuracy, f1, precision, recall, "
+        "balanced_accuracy, r2 (e.g. --min accuracy=0.85)",
     )
+    parser.add_argument(
+        "--max",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="decay when a metric better small rises above it, on feedback labels: rmse, mae (e.g. --max rmse=3)",
+    )
+    parser.add_argument("--every", help="a standing monitor: the controller checks this often (10s to 7d, e.g. 10m)")
+    parser.add_argument("--name", help="--every: the monitor's name (default: the deployment's)")
+    parser.add_argument(
+        "--on-drift", metavar="retrain=JOB", help="--every: a drift alert starts JOB (created with --on-event alert:NAME)"
+    )
+    parser.add_argument("--on-decay", metavar="retrain=JOB", help="--every: a decay alert starts JOB")
+    parser.add_argument("--cooldown", default="1h", help="--every: one alert per kind within this time (default: %(default)s)")
+    parser.add_argument("--notify", metavar="URL", help="--every: a webhook posted each alert (JSON, Slack-compatible)")
+
+
+_STANDING_ONLY = (("--name", "name"), ("--on-drift", "on_drift"), ("--on-decay", "on_decay"), ("--notify", "notify"))
+
+
+def _on_alert(text: str | None, flag: str) -> dict[str, str] | None:
+    if text is None:
+        return None
+    action, sep, job = text.partition("=")
+    if action.strip() != "retrain" or not sep or not job.strip():
+        raise InvalidInput(f"{flag} takes retrain=JOB (got {text!r}), e.g. {flag} retrain=retrain-loans")
+    return {"retrain": job.strip()}
+
+
+def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
+    """``monitor DEPLOYMENT`` (one check now), ``monitor DEPLOYMENT --every 10m ...`` (a standing monitor), or an
+    action on the standing monitors (``monitor status``, ``monitor delete NAME``, ...)."""
+    from mlops_magics.monitor.actions import ACTIONS, NEEDS_NAME, StandingOrder
+    from mlops_magics.monitor.check import MonitorOrder
+    from mlops_magics.names import deployment_name, monitor_name
+
+    word = args.deployment
+    if word in ACTIONS:
+        if word in NEEDS_NAME and not args.monitor:
+            raise InvalidInput(f"{word} needs the monitor's name: monitor {word} NAME")
+        return StandingOrder(word, monitor_name(args.monitor) if args.monitor else None)
+    if args.monitor:
+        raise InvalidInput(
+            f"monitor {word} {args.monitor}: one deployment, or an action ({', '.join(ACTIONS)}) and a monitor's name"
+        )
+    if args.every is None:
+        given = [flag for flag, key in _STANDING_ONLY if getattr(args, key) is not None]
+        if given:
+            raise InvalidInput(f"{', '.join(given)} belong(s) to a standing monitor: add --every 10m")
+        return MonitorOrder(
+            deployment=word,
+            window=args.window,
+            thresholds=_pairs(args.threshold, "--threshold"),
+            features=split_names(args.features) if args.features else None,
+            minimums=_pairs(args.min, "--min"),
+            maximums=_pairs(args.max, "--max"),
+        )
+    from mlops_magics.api.monitors import MonitorSpec
+
+    deployment = deployment_name(word)
+    name = monitor_name(args.name or deployment)
+    thresholds: dict[str, float] = {}
+    for key, text in _pairs(args.threshold, "--threshold").items():
+        try:
+            thresholds[key.replace("-", "_")] = float(text)
+        except ValueError:
+            raise InvalidInput(f"--threshold {key}: {text!r} is not a number") from None
+    spec = {
+        "deployment": deployment,
+        "every": args.every,
+        "window": args.window,
+        "thresholds": thresholds,
+        "features": split_names(args.features) if args.features else None,
+        "on_drift": _on_alert(args.on_drift, "--on-drift"),
+        "on_decay": _on_alert(args.on_decay, "--on-decay"),
+        "cooldown": args.cooldown,
+        "notify": args.notify,
+    }
+    flags = {"every": "--every ", "window": "--window ", "cooldown": "--cooldown ", "notify": "--notify "}
+    flags |= {"thresholds": "--threshold ", "features": "--features ", "on_drift": "--on-drift ", "on_decay": "--on-decay "}
+    return StandingOrder("create", name, MonitorSpec.checked(spec, lambda field: flags.get(field.split(".")[0], f"{field} ")))
 
 
 def monitor_parser(prog: str) -> Parser:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_magics import arguments
-from mlops_magics.errors import InvalidInput, MLOpsError
+from mlops_magics.errors import MLOpsError
 from mlops_magics.version import __version__
 from mlops_magics.workspace import Workspace
 
@@ -175,11 +175,14 @@ def _job_command(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
+    from mlops_magics.monitor import actions
     from mlops_magics.monitor.check import carry_out
 
     order = arguments.monitor_order(args)
-    if order.later:
-        raise InvalidInput(order.later_note())
+    if isinstance(order, actions.StandingOrder):
+        done = actions.carry_out(_controller(workspace), order)
+        print(json.dumps(done.view, indent=2, default=str) if args.json and done.view is not None else "\n".join(done.lines))
+        return EXIT_OK
     result = carry_out(workspace, order, _controller(workspace))
     assert result is not None
     if args.json:

@@ -333,11 +333,13 @@ class MLOpsMagics(Magics):
     @line_magic
     @_one_line_errors
     def monitor(self, line: str) -> Any:
+        from mlops_magics.monitor import actions
         from mlops_magics.monitor.check import carry_out
 
         order = arguments.monitor_order(arguments.parse(self._monitor_parser, line))
-        if order.later:
-            raise UsageError(order.later_note())
+        if isinstance(order, actions.StandingOrder):
+            print("\n".join(actions.carry_out(self.controller, order).lines))
+            return None
         return carry_out(self.workspace, order, self.controller)
 
 
@@ -397,11 +399,15 @@ MLOpsMagics.job.__doc__ = (
 MLOpsMagics.monitor.__doc__ = (
     "Check a deployment's logged requests for drift against the training profile of the model version it serves\n"
     "(logged by %%train --data): per feature, the statistic, its threshold and a verdict; the traffic's rows,\n"
-    "error shares and latency. Standing monitors (--every, alerts, retraining) arrive in a later release.\n\n"
+    "error shares and latency. With --every, a standing monitor run by the controller: checks on a schedule, alerts\n"
+    "(drift, schema change, no traffic) to the event log, a webhook and the jobs waiting for alert:NAME.\n\n"
     "    %monitor cancer                                  the last hour\n"
     "    %monitor cancer --window 10000                   the last 10,000 logged rows\n"
     "    %monitor cancer --threshold wasserstein=0.2 --features age,income\n"
-    "    check = %monitor cancer; check.to_dict()\n\n" + arguments.monitor_parser("%monitor").format_help()
+    "    check = %monitor cancer; check.to_dict()\n"
+    "    %monitor cancer --every 10m --on-drift retrain=retrain-cancer --cooldown 6h --notify https://hooks.example\n"
+    "    %monitor status | alerts | checks cancer | check cancer | pause cancer | resume cancer | delete cancer\n\n"
+    + arguments.monitor_parser("%monitor").format_help()
 )
 
 

@@ -53,3 +53,8 @@ JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 RUN_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 job_name = _checker(JOB_NAME, "job name", "use lowercase letters, digits, '_' and '-' (1-63), starting with a letter or digit")
 run_number = _checker(RUN_NUMBER, "run number", "use the run's number as the runs list shows it (1, 2, ...)")
+# A monitor's name is also its event's (``alert:<monitor>``), so it follows the jobs' rule.
+MONITOR_NAME = JOB_NAME
+monitor_name = _checker(
+    MONITOR_NAME, "monitor name", "use lowercase letters, digits, '_' and '-' (1-63), starting with a letter or digit"
+)

@@ -59,6 +59,12 @@ FUZZED_CHANGES = (
     "POST /mlops/api/jobs/{name}/token",
     "DELETE /mlops/api/jobs/{name}/token",
     "POST /mlops/api/jobs/{name}/trigger",
+    # Monitors: the harness's workspace serves no deployment, so no monitor can be made and nothing is checked.
+    "PUT /mlops/api/monitors/{name}",
+    "DELETE /mlops/api/monitors/{name}",
+    "POST /mlops/api/monitors/{name}/pause",
+    "POST /mlops/api/monitors/{name}/resume",
+    "POST /mlops/api/monitors/{name}/check",
 )
 
 
@@ -115,7 +121,8 @@ def _resolve(item: dict) -> dict:
 def _noun(path: str, name: str) -> str:
     if name == "name":
         resource = path.removeprefix("/mlops/api/").split("/")[0]
-        return {"clusters": "cluster name", "deployments": "deployment name", "jobs": "job name"}[resource]
+        nouns = {"clusters": "cluster name", "deployments": "deployment name", "jobs": "job name", "monitors": "monitor name"}
+        return nouns[resource]
     return {"number": "run number"}.get(name, name.replace("_", " "))
 
 

@@ -20,6 +20,7 @@ from mlops_magics.controller.services.clusters import ClusterSupervisor
 from mlops_magics.controller.services.deployments import DeploymentSupervisor
 from mlops_magics.controller.services.jobs import JobSupervisor
 from mlops_magics.controller.services.mlflow_ui import MlflowUi
+from mlops_magics.controller.services.monitors import MonitorSupervisor
 from mlops_magics.server.routes import ServerRoutes
 from mlops_magics.workspace import Workspace
 
@@ -31,6 +32,7 @@ SERVICES: dict[str, type] = {
     "deployments": DeploymentSupervisor,
     "mlflow_ui": MlflowUi,
     "jobs": JobSupervisor,
+    "monitors": MonitorSupervisor,
 }
 
 

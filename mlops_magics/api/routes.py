@@ -20,6 +20,7 @@ from mlops_magics import names
 from mlops_magics.api.clusters import Cluster, ClusterScale, ClusterSpec
 from mlops_magics.api.deployments import Deployment, DeploymentLogs, DeploymentSpec, DeploymentToken
 from mlops_magics.api.jobs import Job, JobEvent, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
+from mlops_magics.api.monitors import Alert, Monitor, MonitorCheckView, MonitorSpec
 from mlops_magics.api.profiles import Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
@@ -63,6 +64,7 @@ PROFILE = PathParam("profile_id", names.profile_id, names.PROFILE_ID, "a profile
 EXPERIMENT = PathParam("experiment_id", names.experiment_id, names.EXPERIMENT_ID, "an MLflow experiment id")
 RUN = PathParam("run_id", names.run_id, names.RUN_ID, "an MLflow run id")
 JOB = PathParam("name", names.job_name, names.JOB_NAME, "a job's name")
+MONITOR = PathParam("name", names.monitor_name, names.MONITOR_NAME, "a monitor's name")
 JOB_RUN = PathParam("number", names.run_number, names.RUN_NUMBER, "a run's number in its job (1, 2, ...)")
 
 LINES = QueryParam("lines", log_lines, 200, {"type": "integer", "minimum": LOG_LINES[0], "maximum": LOG_LINES[1]})
@@ -255,6 +257,29 @@ OPERATIONS: tuple[Operation, ...] = (
               "Run the job from outside JupyterLab (a CI or data pipeline) with its trigger token as "
               "`Authorization: Bearer TOKEN`: the one route that token opens", JobRun, S, "server.trigger_job",
               (JOB,), RunRequest, errors=(400, 401, 409, 503), auth=Auth.JOB_TOKEN),
+    # --- monitors ------------------------------------------------------------------------------------------
+    Operation("monitors", "GET", "/monitors", "The workspace's standing monitors with their last verdict",
+              list[Monitor], C, "monitors.list", errors=(503,),
+              links=(Link("monitor", "name", "$response.body#/0/name"),
+                     Link("monitor_checks", "name", "$response.body#/0/name"))),
+    Operation("monitor", "GET", "/monitors/{name}", "One monitor", Monitor, C, "monitors.get", (MONITOR,),
+              errors=(400, 404, 503)),
+    Operation("put_monitor", "PUT", "/monitors/{name}",
+              "Create or replace a standing monitor (its deployment, window, thresholds and jobs checked); its first "
+              "check is due at once", Monitor, C, "monitors.put", (MONITOR,), MonitorSpec, errors=(400, 404, 503)),
+    Operation("delete_monitor", "DELETE", "/monitors/{name}", "Delete a monitor and its checks (its alerts stay)",
+              Monitor, C, "monitors.delete", (MONITOR,), errors=(400, 404, 503)),
+    Operation("pause_monitor", "POST", "/monitors/{name}/pause", "Stop its scheduled checks", Monitor, C,
+              "monitors.pause", (MONITOR,), errors=(400, 404, 503)),
+    Operation("resume_monitor", "POST", "/monitors/{name}/resume", "Start its scheduled checks again", Monitor, C,
+              "monitors.resume", (MONITOR,), errors=(400, 404, 503)),
+    Operation("check_monitor", "POST", "/monitors/{name}/check",
+              "Check now (an alert is raised as a scheduled check would)", MonitorCheckView, C, "monitors.check_now",
+              (MONITOR,), timeout=LONG_TIMEOUT_S, errors=(400, 404, 503)),
+    Operation("monitor_checks", "GET", "/monitors/{name}/checks", "The monitor's checks, newest first (200 kept)",
+              list[MonitorCheckView], C, "monitors.checks", (MONITOR,), errors=(400, 404, 503)),
+    Operation("alerts", "GET", "/alerts", "The monitors' alerts, newest first (200)", list[Alert], C,
+              "monitors.alerts", errors=(503,)),
 )  # fmt: skip
 
 CONTROLLER_OPERATIONS: dict[str, Operation] = {op.name: op for op in OPERATIONS if op.owner is Owner.CONTROLLER}

@@ -57,6 +57,7 @@ def run(workspace: Workspace) -> int:
     from mlops_magics.controller.services.deployments import DeploymentSupervisor
     from mlops_magics.controller.services.jobs import JobSupervisor
     from mlops_magics.controller.services.mlflow_ui import MlflowUi
+    from mlops_magics.controller.services.monitors import MonitorSupervisor
     from mlops_magics.errors import MLOpsError
     from mlops_magics.state import Event, open_state
     from mlops_magics.version import __version__
@@ -99,6 +100,8 @@ def run(workspace: Workspace) -> int:
     services: dict[str, Any] = {"clusters": supervisor, "deployments": deployments, "mlflow_ui": mlflow_ui}
     jobs = JobSupervisor(workspace, sessions, supervisor)
     services["jobs"] = jobs
+    monitors = MonitorSupervisor(workspace, sessions, deployments, jobs)
+    services["monitors"] = monitors
     services["controller"] = ControllerItself(workspace, services, started_at, __version__, request_shutdown)
     app = build_app(workspace, services, token)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
@@ -120,6 +123,7 @@ def run(workspace: Workspace) -> int:
     threading.Thread(target=supervisor.restore, name="restore-clusters", daemon=True).start()
     threading.Thread(target=deployments.restore, name="restore-deployments", daemon=True).start()
     threading.Thread(target=jobs.restore, name="restore-jobs", daemon=True).start()
+    monitors.restore()
     try:
         server.run(sockets=[sock])
     finally:
@@ -128,6 +132,7 @@ def run(workspace: Workspace) -> int:
         mlflow_ui.stop()
         deployments.close()
         jobs.close()
+        monitors.close()
         remove_info(workspace.controller_info, os.getpid())
         lock.release()
     return 0

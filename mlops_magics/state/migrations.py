@@ -21,6 +21,9 @@ from mlops_magics.state.models import (
     JobDataFileRecord,
     JobRecord,
     JobRunRecord,
+    MonitorAlertRecord,
+    MonitorCheckRecord,
+    MonitorRecord,
     ProfileRecord,
 )
 from mlops_magics.workspace import Workspace, private_folder, write_private
@@ -85,12 +88,19 @@ def _v5_jobs(conn: Connection) -> None:
     JobDataFileRecord.__table__.create(conn)
 
 
+def _v6_monitors(conn: Connection) -> None:
+    MonitorRecord.__table__.create(conn)
+    MonitorCheckRecord.__table__.create(conn)
+    MonitorAlertRecord.__table__.create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_clusters_and_events,
     _v2_profiles,
     _v3_deployments,
     _v4_deployment_tokens,
     _v5_jobs,
+    _v6_monitors,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -130,3 +130,49 @@ class JobDataFileRecord(Base):
     job: Mapped[str] = mapped_column(String(64), primary_key=True)
     path: Mapped[str] = mapped_column(String(1200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MonitorRecord(Base):
+    """A standing monitor: its spec, whether it is paused, its last check, whether its deployment had traffic."""
+
+    __tablename__ = "monitors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict] = mapped_column(JSON)
+    paused: Mapped[bool] = mapped_column(default=False)
+    last_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_verdict: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A check found rows once: an empty window after that is "no traffic", an alert.
+    had_traffic: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class MonitorCheckRecord(Base):
+    """One check of a standing monitor (the last ``CHECKS_KEPT`` of each are kept)."""
+
+    __tablename__ = "monitor_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    verdict: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    alert: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON)
+
+
+class MonitorAlertRecord(Base):
+    """An alert a standing monitor raised, and the job run it started (if any)."""
+
+    __tablename__ = "monitor_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor: Mapped[str] = mapped_column(String(64), index=True)
+    deployment: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    job: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run: Mapped[int | None] = mapped_column(Integer, nullable=True)

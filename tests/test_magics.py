@@ -63,11 +63,14 @@ def test_bad_input_is_one_line_not_a_traceback(kernel_factory, line: str, messag
     assert "Traceback" not in run.text
 
 
-def test_monitor_checks_once_and_says_standing_monitors_come_later(kernel_factory) -> None:
+def test_monitor_refuses_bad_input_in_one_line(kernel_factory) -> None:
     kernel = kernel_factory()
     kernel.run("%load_ext mlops_magics")
     for line, words in (
-        ("%monitor dep --every 10m", "--every: standing monitors (checks on a schedule, alerts, retraining) arrive"),
+        ("%monitor dep --every 5s", "--every '5s' is not accepted: checks run every 10s to every 7d"),
+        ("%monitor dep --on-drift retrain=job", "--on-drift belong(s) to a standing monitor: add --every 10m"),
+        ("%monitor delete", "delete needs the monitor's name"),
+        ("%monitor dep --every 10m", "no deployment named 'dep'"),
         ("%monitor dep --window 1w", "--window takes a duration (90s, 30m, 1h, 2d) or a number of rows"),
         ("%monitor dep --threshold nope=1", "--threshold: no threshold named 'nope'"),
         ("%monitor dep", "no deployment named 'dep'"),
@@ -90,6 +93,6 @@ def test_every_magic_has_help(kernel_factory) -> None:
     for flag in ("--cron", "--on-data", "--param", "--retries", "--concurrency", "--wait", "token"):
         assert flag in job_help
     monitor_help = kernel.run("print(get_ipython().find_line_magic('monitor').__doc__)").stdout
-    for flag in ("--window", "--threshold", "--features", "%%train"):
+    for flag in ("--window", "--threshold", "--features", "%%train", "--every", "--on-drift", "--cooldown", "alerts"):
         assert flag in monitor_help
     assert "--help" in kernel.run("%cluster start --help").stdout

@@ -117,6 +117,9 @@ def test_drift_raises_one_alert_starts_the_job_once_and_survives_a_restart(deplo
         timeout=60,
     )
     assert shell.returncode == 0 and shell.stdout.startswith("monitor 'loans': loans every 10s"), shell.stderr
+    paused = actions.carry_out(restarted, order("pause loans"))
+    assert paused.view["paused"] and paused.view["next_check_at"] is None and "(paused)" in paused.lines[1]
+    assert actions.carry_out(restarted, order("resume loans")).view["next_check_at"] is not None
     assert actions.carry_out(restarted, order("delete loans")).lines == ["deleted monitor 'loans'"]
     assert restarted.monitors() == [] and len(restarted.alerts()) == 1  # the alerts stay in the log
 
@@ -154,6 +157,11 @@ def test_bad_monitors_are_refused_in_one_line(deployed) -> None:
     assert controller.monitors() == []
 
 
+class _Broken:
+    def get(self, name: str) -> dict[str, Any]:
+        raise RuntimeError("store gone")
+
+
 class _Jobs:
     def __init__(self) -> None:
         self.events: list[tuple[str, str | None]] = []
@@ -167,7 +175,7 @@ def test_no_traffic_after_traffic_is_an_alert_and_each_kind_has_its_own_cooldown
     workspace = Workspace(tmp_path / ".mlops")
     workspace.ensure()
     jobs = _Jobs()
-    monitors = MonitorSupervisor(workspace, sessions(workspace.state_db), None, jobs)
+    monitors = MonitorSupervisor(workspace, sessions(workspace.state_db), _Broken(), jobs)
     spec = MonitorSpec.from_dict({"deployment": "loans", "every": "10s", "on_drift": {"retrain": "retrain"}})
     with sessions(workspace.state_db).begin() as session:
         from mlops_magics.state.models import MonitorRecord
@@ -185,3 +193,6 @@ def test_no_traffic_after_traffic_is_an_alert_and_each_kind_has_its_own_cooldown
     assert [a["kind"] for a in monitors.alerts()] == ["schema change", "drift", "no traffic"]
     assert monitors.alerts()[1]["run"] == 1 and len(jobs.events) == 1  # only drift starts the job
     assert len(monitors.checks("loans")) == 6
+    failed = monitors.check_now("loans")  # a check that fails is kept as one, so the schedule moves on
+    assert failed["verdict"] == "error" and failed["reason"].startswith("the check failed: RuntimeError: store gone")
+    assert monitors.get("loans")["last_verdict"] == "error" and monitors.get("loans")["next_check_at"] is not None

@@ -258,6 +258,11 @@ class MonitorSupervisor:
                 rows = result.rows
             except MLOpsError as exc:  # the deployment stopped, its model lost its profile: said, not raised
                 verdict, reason, details, rows = "error", exc.message, {"error": exc.message}, 0
+            except Exception as exc:  # kept as a failed check too, so the schedule moves on (never a hot loop)
+                log.exception("monitor %s: the check failed", name)
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                reason = f"the check failed: {type(exc).__name__}: {first}; the controller's log has the details"
+                verdict, details, rows = "error", {"error": reason}, 0
             return self._record(name, spec, verdict, reason, details, rows)
         finally:
             with self._lock:

@@ -164,8 +164,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         Notification.warning('Open a notebook first: a job runs a notebook.', { autoClose: 5000 });
         return;
       }
+      // Saved whatever its dirty flag says: an edit made a moment ago may not have set it yet, and the job's
+      // snapshot must be what the person sees.
       const save = async (): Promise<void> => {
-        if (current.context.model.dirty && !current.context.model.readOnly) {
+        if (!current.context.model.readOnly) {
           await current.context.save();
         }
       };

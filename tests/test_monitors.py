@@ -69,7 +69,7 @@ def test_drift_raises_one_alert_starts_the_job_once_and_survives_a_restart(deplo
     url, posted = webhook
     sent = send(view, draw(400, seed=2, shift={"income": 1.0, "visits": -0.8}))
     wait_logged(workspace.requests / "loans", sent)
-    notebook(workspace.root / "retrain.ipynb", "print('retraining')", parameters=None)
+    notebook(workspace.root / "retrain.ipynb", "print('retraining', drifted)", parameters="drifted = ''\nmonitor = ''")
     controller.put_job("retrain-loans", {"notebook": "retrain.ipynb", "on_event": "alert:loans"})
 
     created = actions.carry_out(
@@ -87,6 +87,7 @@ def test_drift_raises_one_alert_starts_the_job_once_and_survives_a_restart(deplo
     run = wait_for(controller, "retrain-loans", 1)
     assert run["state"] == "succeeded" and run["trigger"] == "event", run
     assert run["trigger_detail"] == "drift on loans: income, visits"
+    assert run["parameters"] == {"drifted": "income,visits", "monitor": "loans"}  # those its notebook declares
     hook = until(lambda: posted, timeout=10)[0]
     assert hook["kind"] == "drift" and hook["text"].startswith("mlops monitor 'loans' (loans): drift - 2 of")
 
@@ -166,7 +167,7 @@ class _Jobs:
     def __init__(self) -> None:
         self.events: list[tuple[str, str | None]] = []
 
-    def event(self, event: str, detail: str | None = None) -> list[dict[str, Any]]:
+    def event(self, event: str, detail: str | None = None, values: dict[str, str] | None = None) -> list[dict[str, Any]]:
         self.events.append((event, detail))
         return [{"job": "retrain", "number": len(self.events)}]
 

@@ -333,18 +333,44 @@ class JobSupervisor:
     def raise_event(self, request: JobEvent) -> list[dict[str, Any]]:
         return self.event(request.event, request.detail)
 
-    def event(self, event: str, detail: str | None = None) -> list[dict[str, Any]]:
-        """A named event (``alert:<monitor>``): a run of every job that waits for it."""
+    def event(self, event: str, detail: str | None = None, values: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """A named event (``alert:<monitor>``): a run of every job that waits for it. ``values`` (as text: a
+        monitor's name, its deployment, the drifted features) go to the parameters each notebook declares."""
         started = []
         with self._sessions() as session:
             waiting = [r.name for r in session.scalars(select(JobRecord)) if r.spec.get("on_event") == event and not r.paused]
         for name in waiting:
             key = f"event:{event}:{uuid.uuid4()}"
+            request = RunRequest(parameters_text=self._declared_values(name, values or {}))
             try:
-                started.append(self._trigger(name, TriggerKind.EVENT, key, detail or event, RunRequest()))
+                started.append(self._trigger(name, TriggerKind.EVENT, key, detail or event, request))
             except Conflict as exc:
                 log.info("job %s: %s", name, exc.message)
         return started
+
+    def _declared_values(self, name: str, values: dict[str, str]) -> dict[str, str]:
+        """The values whose names the job's notebook declares and whose text its defaults' types accept."""
+        from mlops_magics.jobs import parameters
+
+        if not values:
+            return {}
+        with self._sessions() as session:
+            spec = self._spec(self._job(session, name))
+        try:
+            declared = self._declared(spec, name)
+        except InvalidInput:
+            return {}  # the run says why the notebook cannot be read
+        kept = {}
+        for key, text in values.items():
+            if key not in declared:
+                continue
+            try:
+                parameters.typed(declared, {key: text}, from_text=True)
+            except InvalidInput as exc:
+                log.info("job %s: event value %s left out: %s", name, key, exc.message)
+                continue
+            kept[key] = text
+        return kept
 
     def _trigger(self, name: str, kind: TriggerKind, key: str, detail: str | None, request: RunRequest) -> dict[str, Any]:
         from mlops_magics.jobs import parameters

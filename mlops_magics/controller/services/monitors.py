@@ -325,8 +325,16 @@ class MonitorSupervisor:
             return
         drifted = details.get("drifted") or []
         detail = f"{kind.value} on {spec.deployment}" + (f": {', '.join(drifted)}" if drifted else f": {reason}")
+        values = {
+            "monitor": name,
+            "deployment": spec.deployment,
+            "alert": kind.value,
+            "drifted": ",".join(drifted),
+            "window": spec.window,
+            "checked_at": str(details.get("checked_at") or ""),
+        }
         try:
-            runs = self._jobs.event(f"alert:{name}", detail[:500])
+            runs = self._jobs.event(f"alert:{name}", detail[:500], values)
         except MLOpsError as exc:
             runs = []
             log.warning("monitor %s: the event alert:%s failed: %s", name, name, exc.message)

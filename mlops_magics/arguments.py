@@ -434,23 +434,6 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
         help="effect-size thresholds: wasserstein (0.1), psi (0.2), jensen_shannon (0.1), p_value (0.01)",
     )
     parser.add_argument("--features", help="only these features, comma-separated (default: the model's inputs)")
-    parser.add_argument(
-        "--min",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="METRIC=VALUE",
-        help="decay when a metric better large falls below it, on feedback labels: accuracy, f1, precision, recall, "
-        "balanced_accuracy, r2 (e.g. --min accuracy=0.85)",
-    )
-    parser.add_argument(
-        "--max",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="METRIC=VALUE",
-        help="decay when a metric better small rises above it, on feedback labels: rmse, mae (e.g. --max rmse=3)",
-    )
     parser.add_argument("--every", help="a standing monitor: the controller checks this often (10s to 7d, e.g. 10m)")
     parser.add_argument("--name", help="--every: the monitor's name (default: the deployment's)")
     parser.add_argument(
@@ -498,8 +481,6 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
             window=args.window,
             thresholds=_pairs(args.threshold, "--threshold"),
             features=split_names(args.features) if args.features else None,
-            minimums=_pairs(args.min, "--min"),
-            maximums=_pairs(args.max, "--max"),
         )
     from mlops_magics.api.monitors import MonitorSpec
 

@@ -434,6 +434,23 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
         help="effect-size thresholds: wasserstein (0.1), psi (0.2), jensen_shannon (0.1), p_value (0.01)",
     )
     parser.add_argument("--features", help="only these features, comma-separated (default: the model's inputs)")
+    parser.add_argument(
+        "--min",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="decay when a metric better large falls below it, on feedback labels: accuracy, f1, precision, recall, "
+        "balanced_accuracy, r2 (e.g. --min accuracy=0.85)",
+    )
+    parser.add_argument(
+        "--max",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="decay when a metric better small rises above it, on feedback labels: rmse, mae (e.g. --max rmse=3)",
+    )
     parser.add_argument("--every", help="a standing monitor: the controller checks this often (10s to 7d, e.g. 10m)")
     parser.add_argument("--name", help="--every: the monitor's name (default: the deployment's)")
     parser.add_argument(
@@ -481,7 +498,11 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
             window=args.window,
             thresholds=_pairs(args.threshold, "--threshold"),
             features=split_names(args.features) if args.features else None,
+            minimums=_pairs(args.min, "--min"),
+            maximums=_pairs(args.max, "--max"),
         )
+    if args.min or args.max:
+        raise InvalidInput("--min/--max judge one check now: standing monitors do not take them yet (leave out --every)")
     from mlops_magics.api.monitors import MonitorSpec
 
     deployment = deployment_name(word)
@@ -509,6 +530,10 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
 
 
 def monitor_parser(prog: str) -> Parser:
-    parser = Parser(prog=prog, description="Check a deployment's logged requests for drift against its training profile.")
+    parser = Parser(
+        prog=prog,
+        description="Check a deployment's logged requests for drift against its training profile, its predictions for "
+        "drift, and its performance on feedback labels (decay).",
+    )
     add_monitor_arguments(parser)
     return parser

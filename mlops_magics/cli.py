@@ -24,6 +24,7 @@ EXIT_OK = 0
 EXIT_NO = 1  # the answer is no: a review refused the challenger, the controller is not running
 EXIT_ERROR = 2  # the command could not be done; the one line on stderr says why
 EXIT_DRIFT = 3  # `mlops monitor`: the check found drift or a schema change (no drift, no data: 0)
+EXIT_DECAY = 4  # `mlops monitor`: a metric on feedback labels is past its --min/--max (with drift or without)
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
@@ -189,6 +190,8 @@ def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
         print(repr(result))
+    if result.verdict == "decay":
+        return EXIT_DECAY
     return EXIT_DRIFT if result.verdict in ("drift", "schema change") else EXIT_OK
 
 
@@ -227,7 +230,9 @@ def build_parser() -> arguments.Parser:
     arguments.add_job_arguments(job)
     job.set_defaults(run=_job_command)
     monitor = commands.add_parser(
-        "monitor", help="check a deployment's logged requests for drift (exit 3: drift or schema change)"
+        "monitor",
+        help="check a deployment's logged requests for drift and its feedback for decay (exit 3: drift or schema "
+        "change, 4: decay)",
     )
     arguments.add_monitor_arguments(monitor)
     monitor.add_argument("--json", action="store_true", help="print the whole check as JSON")

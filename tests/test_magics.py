@@ -73,6 +73,9 @@ def test_monitor_refuses_bad_input_in_one_line(kernel_factory) -> None:
         ("%monitor dep --every 10m", "no deployment named 'dep'"),
         ("%monitor dep --window 1w", "--window takes a duration (90s, 30m, 1h, 2d) or a number of rows"),
         ("%monitor dep --threshold nope=1", "--threshold: no threshold named 'nope'"),
+        ("%monitor dep --min rmse=3", "--min rmse: rmse is better smaller, so its limit is a maximum: --max rmse=3"),
+        ("%monitor dep --max accuracy", "--max takes KEY=VALUE (got 'accuracy')"),
+        ("%monitor dep --every 10m --min accuracy=0.9", "--min/--max judge one check now"),
         ("%monitor dep", "no deployment named 'dep'"),
     ):
         run = kernel.run(line)
@@ -93,6 +96,17 @@ def test_every_magic_has_help(kernel_factory) -> None:
     for flag in ("--cron", "--on-data", "--param", "--retries", "--concurrency", "--wait", "token"):
         assert flag in job_help
     monitor_help = kernel.run("print(get_ipython().find_line_magic('monitor').__doc__)").stdout
-    for flag in ("--window", "--threshold", "--features", "%%train", "--every", "--on-drift", "--cooldown", "alerts"):
+    for flag in (
+        "--window",
+        "--threshold",
+        "--features",
+        "--min",
+        "--max",
+        "%%train",
+        "--every",
+        "--on-drift",
+        "--cooldown",
+        "alerts",
+    ):
         assert flag in monitor_help
     assert "--help" in kernel.run("%cluster start --help").stdout

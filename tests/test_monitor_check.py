@@ -103,14 +103,18 @@ def test_no_traffic_then_same_distribution_then_two_shifted_features(deployed) -
     wait_logged(folder, sent)
     shifted = check(workspace, "loans", "400", controller=controller)
     assert shifted.verdict == "drift" and shifted.drifted == ["income", "visits"], repr(shifted)
+    assert shifted.prediction_drift.verdict == "drift" and shifted.findings == ["drift"]
     page = shifted._repr_html_()
     assert page.count("background:#fdecea") == 2 and "2 of 4 feature(s) drifted" in page
     as_dict = shifted.to_dict()
     assert as_dict["drifted"] == ["income", "visits"] and as_dict["drift"]["features"][1]["verdict"] == "drift"
 
     # the last hour holds both halves; the order's thresholds and features go through as asked
-    wide = carry_out(workspace, MonitorOrder("loans", "1h", {"wasserstein": "5", "psi": "5"}, ["income"]), controller)
+    # (the thresholds judge the predictions too: income moved, so did they)
+    loose = {"wasserstein": "5", "psi": "5", "jensen_shannon": "0.5"}
+    wide = carry_out(workspace, MonitorOrder("loans", "1h", loose, ["income"]), controller)
     assert wide is not None and wide.rows == 800 and wide.verdict == "no drift" and wide.drift.thresholds.wasserstein == 5
+    assert wide.prediction_drift.verdict == "no drift"
     assert carry_out(workspace, MonitorOrder("loans", later=["--every"]), controller) is None
 
     # the shell face: plain text, exit 3 on drift

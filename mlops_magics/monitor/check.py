@@ -1,8 +1,15 @@
 """One check of a deployment (``%monitor NAME``): its logged requests in a window against the training profile of
-the model version it serves, plus the window's traffic (rows, error shares, latency).
+the model version it serves, plus the window's traffic (rows, error shares, latency), the drift of its predictions
+and its performance on the feedback labels of those requests.
 
 The reference is the profile ``%%train`` logged with the run of that version (``profile/profile.json``); the window
-is profiled with the same engine, and the two compared by ``drift_report`` from their summaries.
+is profiled with the same engine, and the two compared by ``drift_report`` from their summaries. The predictions
+are compared the same way with the profile of the model's predictions on its training data
+(``profile/predictions.json``). Performance: ``performance.performance``.
+
+The overall verdict, first that applies: "decay" (a metric past its ``--min``/``--max`` limit: the model is
+measurably worse, whatever the inputs do), "drift" (a feature or the predictions), "schema change", "no drift",
+"no data". ``findings`` lists every one that applies, e.g. ["decay", "drift"].
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlops_magics.errors import InvalidInput, NotFound
+from mlops_magics.monitor.drift import FeatureDrift, feature_drift
+from mlops_magics.monitor.feedback import read_feedback
+from mlops_magics.monitor.performance import Limit, Performance, limits_from, performance
 from mlops_magics.monitor.report import DriftReport, drift_report
 from mlops_magics.monitor.thresholds import Thresholds
 from mlops_magics.monitor.window import Skipped, Window, WindowData, read_window
@@ -28,6 +38,8 @@ if TYPE_CHECKING:
     from mlops_magics.eda.profile import Profile
 
 NO_PROFILE = "train it with %%train --data X,y to log one"
+NO_REFERENCE_PREDICTIONS = "no reference predictions: retrain with %%train to log them"
+PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class MonitorOrder:
     window: str = "1h"
     thresholds: dict[str, str] = field(default_factory=dict)
     features: list[str] | None = None
+    minimums: dict[str, str] = field(default_factory=dict)  # --min accuracy=0.85
+    maximums: dict[str, str] = field(default_factory=dict)  # --max rmse=3
     later: list[str] = field(default_factory=list)
 
     def later_note(self) -> str:
@@ -65,9 +79,11 @@ class MonitorCheck:
     model: str
     version: str | None
     window: str
-    verdict: str  # "drift", "schema change", "no drift" or "no data"
+    verdict: str  # "decay", "drift", "schema change", "no drift" or "no data" (the first that applies)
     reason: str
     drift: DriftReport
+    prediction_drift: FeatureDrift
+    performance: Performance
     rows: int
     requests: int
     error_rate: float | None  # share of rows answered with status >= 500 (None: no rows)
@@ -79,6 +95,7 @@ class MonitorCheck:
     segments_read: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     other_versions: int = 0
+    findings: list[str] = field(default_factory=list)  # every verdict that applies: decay, drift, schema change
 
     @property
     def drifted(self) -> list[str]:
@@ -115,6 +132,9 @@ class MonitorCheck:
             "skipped": [{"segment": s.segment, "reason": s.reason} for s in self.skipped],
             "other_versions": self.other_versions,
             "drift": self.drift.to_dict(),
+            "findings": self.findings,
+            "prediction_drift": self.prediction_drift.to_dict(),
+            "performance": self.performance.to_dict(),
         }
 
     def _traffic(self) -> str:
@@ -135,10 +155,25 @@ class MonitorCheck:
                 limit = f"{f.threshold:g}" if f.threshold is not None else "-"
                 mark = f"{f.verdict} *" if f.drifted else f.verdict
                 lines.append(f"{f.feature:<24} {f.method or '-':<9} {f.effect or '-':<15} {value:>9} {limit:>9}  {mark}")
+        lines.append(_prediction_line(self.prediction_drift))
+        lines.append(_performance_line(self.performance))
+        if self.performance.metrics:
+            lines.append(f"{'metric':<24} {'live':>9} {self._beside():>9} {'limit':>12}")
+            for m in self.performance.metrics:
+                live = f"{m.value:.4g}" if m.value is not None else "-"
+                beside = f"{m.reference:.4g}" if m.reference is not None else "-"
+                limit = f"{m.limit.bound} {m.limit.value:g}" if m.limit else "-"
+                mark = "  decay *" if m.crossed else (f"  ({m.note})" if m.note else "")
+                lines.append(f"{m.metric:<24} {live:>9} {beside:>9} {limit:>12}{mark}")
         return "\n".join(lines)
 
+    def _beside(self) -> str:
+        return {"eval": "eval", "train": "train"}.get(self.performance.reference or "", "model")
+
     def _repr_html_(self) -> str:
-        colour = {"drift": "#c0392b", "schema change": "#d35400", "no drift": "#1e8449"}.get(self.verdict, "#555")
+        colour = {"decay": "#c0392b", "drift": "#c0392b", "schema change": "#d35400", "no drift": "#1e8449"}.get(
+            self.verdict, "#555"
+        )
         served = f"{self.model} v{self.version}" if self.version else self.model
         head = (
             f"<div><b>{html.escape(self.deployment)}</b> ({html.escape(served)}): "
@@ -148,6 +183,7 @@ class MonitorCheck:
         head += "".join(f"<div style='color:#a65d00'>{html.escape(line)}</div>" for line in self.notes())
         if not self.rows:
             return f"<div class='mlops-monitor'>{head}</div>"
+        tail = self._performance_html()
         cells = "".join(
             f"<th style='text-align:left'>{name}</th>"
             for name in ("feature", "method", "statistic", "value", "threshold", "verdict")
@@ -166,7 +202,33 @@ class MonitorCheck:
             row = "".join(f"<td>{html.escape(v)}</td>" for v in values)
             body.append(f"<tr{style} title='{html.escape(f.reason, quote=True)}'>{row}</tr>")
         table = f"<table><thead><tr>{cells}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        return f"<div class='mlops-monitor'>{head}{table}</div>"
+        predictions = self.prediction_drift
+        style = "color:#c0392b" if predictions.drifted else "color:#555"
+        line = f"<div class='mlops-prediction-drift' style='{style}'>{html.escape(_prediction_line(predictions))}</div>"
+        return f"<div class='mlops-monitor'>{head}{table}{line}{tail}</div>"
+
+    def _performance_html(self) -> str:
+        found = self.performance
+        colour = "#c0392b" if found.verdict == "decay" else "#555"
+        head = (
+            f"<div class='mlops-performance'>performance: <b style='color:{colour}'>{html.escape(found.verdict)}</b>"
+            f" &mdash; {html.escape(found.reason)}</div>"
+        )
+        if not found.metrics:
+            return head
+        cells = "".join(f"<th style='text-align:left'>{name}</th>" for name in ("metric", "live", self._beside(), "limit"))
+        body = []
+        for m in found.metrics:
+            style = " style='background:#fdecea'" if m.crossed else ""
+            values = [
+                m.metric,
+                f"{m.value:.4g}" if m.value is not None else "-",
+                f"{m.reference:.4g}" if m.reference is not None else "-",
+                f"{m.limit.bound} {m.limit.value:g}" if m.limit else "-",
+            ]
+            row = "".join(f"<td>{html.escape(v)}</td>" for v in values)
+            body.append(f"<tr{style} title='{html.escape(m.note, quote=True)}'>{row}</tr>")
+        return f"{head}<table><thead><tr>{cells}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def thresholds_from(pairs: dict[str, str]) -> Thresholds:
@@ -188,7 +250,9 @@ def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller 
     """The order's check; None (nothing run) when it asks for a standing monitor."""
     if order.later:
         return None
-    return check(workspace, order.deployment, order.window, thresholds_from(order.thresholds), order.features, controller)
+    limits = limits_from(order.minimums, order.maximums)
+    thresholds = thresholds_from(order.thresholds)
+    return check(workspace, order.deployment, order.window, thresholds, order.features, controller, limits)
 
 
 def check(
@@ -198,8 +262,11 @@ def check(
     thresholds: Thresholds | None = None,
     features: Sequence[str] | None = None,
     controller: Controller | None = None,
+    limits: Sequence[Limit] = (),
 ) -> MonitorCheck:
-    """Check ``deployment``'s logged requests in ``window`` for drift against its model's training profile."""
+    """Check ``deployment``'s logged requests in ``window`` for drift against its model's training profile, its
+    predictions for drift against the model's on its training data, and its performance on feedback labels against
+    the model's logged metrics and ``limits``."""
     window = window if isinstance(window, Window) else Window.parse(window)
     thresholds = thresholds or Thresholds()
     if controller is None:
@@ -212,14 +279,25 @@ def check(
     data = read_window(workspace.requests / deployment, window, served.version)
     current = _profile(data) if data.rows else None
     report = drift_report(reference, current, checked, thresholds)
+    predictions = _prediction_drift(workspace, served, data, thresholds)
+    metrics, task = _run_metrics(workspace, served)
+    feedback = read_feedback(workspace.requests / deployment, data.since) if data.rows else None
+    found = (
+        performance(data, feedback, metrics, task, limits)
+        if feedback is not None
+        else Performance("not enough feedback", "not enough feedback (0 labelled rows): no requests in the window", 0)
+    )
+    verdict, reason, findings = _overall(report, predictions, found)
     return MonitorCheck(
         deployment=deployment,
         model=served.model,
         version=served.version,
         window=window.describe(),
-        verdict=report.verdict,
-        reason=report.reason,
+        verdict=verdict,
+        reason=reason,
         drift=report,
+        prediction_drift=predictions,
+        performance=found,
         rows=data.rows,
         requests=int(data.traffic["request_id"].nunique()) if data.rows else 0,
         **_traffic(data),
@@ -228,7 +306,86 @@ def check(
         segments_read=data.segments_read,
         skipped=data.skipped,
         other_versions=data.other_versions,
+        findings=findings,
     )
+
+
+def _overall(report: DriftReport, predictions: FeatureDrift, found: Performance) -> tuple[str, str, list[str]]:
+    """The verdict (the first of decay, drift, schema change that applies, else the drift report's), its reason
+    and every finding."""
+    findings = []
+    if found.verdict == "decay":
+        findings.append("decay")
+    if report.verdict == "drift" or predictions.drifted:
+        findings.append("drift")
+    if report.schema_changes:
+        findings.append("schema change")
+    reasons = [found.reason] if found.verdict == "decay" else []
+    reasons.append(report.reason)
+    if predictions.drifted:
+        reasons.append(f"the predictions drifted ({_effect(predictions)})")
+    return (findings[0] if findings else report.verdict), "; ".join(reasons), findings
+
+
+def _effect(drift: FeatureDrift) -> str:
+    if drift.effect is None or drift.effect_size is None:
+        return drift.reason
+    limit = f" > {drift.threshold:g}" if drift.drifted and drift.threshold is not None else ""
+    return f"{drift.effect} {drift.effect_size:.3g}{limit}"
+
+
+def _performance_line(found: Performance) -> str:
+    said = found.reason if found.reason.startswith(found.verdict) else f"{found.verdict} - {found.reason}"
+    return f"performance: {said}"
+
+
+def _prediction_line(drift: FeatureDrift) -> str:
+    if drift.verdict in ("drift", "no drift"):
+        return f"prediction drift: {drift.verdict} - {_effect(drift)}"
+    return f"prediction drift: {drift.verdict} - {drift.reason}"
+
+
+def _prediction_drift(workspace: Workspace, served: Served, data: WindowData, thresholds: Thresholds) -> FeatureDrift:
+    """The window's answered predictions against the model's predictions on its training data."""
+    from mlops_magics import tracking
+    from mlops_magics.eda.profile import Profile
+    from mlops_magics.train.run import PREDICTIONS_ARTIFACT
+
+    client = tracking.mlflow_for(workspace).MlflowClient()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            reference = Profile.load(Path(client.download_artifacts(served.run_id, PREDICTIONS_ARTIFACT, folder)))
+    except Exception:
+        return FeatureDrift(PREDICTION, "unknown", "not comparable", NO_REFERENCE_PREDICTIONS)
+    column = reference.columns.get(PREDICTION)
+    kind = column["kind"] if column is not None else "unknown"
+    traffic = data.traffic
+    answered = traffic[(traffic["status"].astype(int) < 400) & traffic["prediction"].notna()]["prediction"]
+    if not len(answered):
+        return FeatureDrift(PREDICTION, kind, "no data", "no answered requests in the window")
+    if answered.map(lambda p: isinstance(p, (list, dict, np.ndarray))).any():
+        reason = "the predictions are lists (several outputs per row): not compared"
+        return FeatureDrift(PREDICTION, kind, "not comparable", reason)
+    values = answered.reset_index(drop=True)
+    integers = column is not None and str(column.get("dtype", "")).startswith("int")
+    if integers and values.dtype.kind == "f" and np.all(np.mod(values.to_numpy(), 1) == 0):
+        values = values.astype("int64")  # labels logged beside a failed request's NaN: integers again
+    from mlops_magics.eda import profile
+
+    current = profile(values.to_frame(PREDICTION), title="predictions", progress=False)
+    return feature_drift(PREDICTION, column, current.columns.get(PREDICTION), thresholds)
+
+
+def _run_metrics(workspace: Workspace, served: Served) -> tuple[dict[str, float], str | None]:
+    """The metrics the served version's run logged, and its task (classification or regression)."""
+    from mlops_magics import tracking
+
+    client = tracking.mlflow_for(workspace).MlflowClient()
+    try:
+        run = client.get_run(served.run_id)
+    except Exception:
+        return {}, None
+    return dict(run.data.metrics), run.data.tags.get("mlops.task")
 
 
 def _served(workspace: Workspace, view: dict[str, Any]) -> Served:

@@ -20,7 +20,7 @@ import pandas as pd
 from mlops_magics.errors import InvalidInput
 
 INPUT = "input."
-TRAFFIC = ["request_id", "prediction", "status", "latency_ms", "time", "model_version"]
+TRAFFIC = ["request_id", "row", "prediction", "status", "latency_ms", "time", "model_version"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
@@ -56,9 +56,8 @@ class Skipped:
 
 @dataclass
 class WindowData:
-    """The window's rows: ``inputs`` (columns without the ``input.`` prefix) and ``traffic`` (prediction, status,
-    request_id, prediction, status, latency_ms, time,
-    model_version), row for row."""
+    """The window's rows: ``inputs`` (columns without the ``input.`` prefix) and ``traffic`` (request_id, row,
+    prediction, status, latency_ms, time, model_version), row for row."""
 
     window: Window
     inputs: pd.DataFrame
@@ -66,6 +65,16 @@ class WindowData:
     segments_read: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     other_versions: int = 0  # rows of the window served by another model version: left out
+    start: float | None = None  # epoch seconds: the window's start (a duration), else its first row's time
+
+    @property
+    def since(self) -> float | None:
+        """From when on feedback labels can belong to the window's requests (None: it has no rows)."""
+        if self.start is not None:
+            return self.start
+        if not self.rows:
+            return None
+        return float(self.traffic["time"].min().timestamp())
 
     @property
     def rows(self) -> int:
@@ -89,7 +98,7 @@ def read_window(folder: Path, window: Window, version: str | None = None, now: f
         try:
             table = _read(segment)
         except Exception as exc:  # a cut-short or corrupt file: its rows are lost, the check goes on
-            skipped.append(Skipped(segment.name, _why(exc)))
+            skipped.append(Skipped(segment.name, why_unreadable(exc)))
             continue
         if start is not None:
             table = table[table["time"] >= pd.Timestamp(start, unit="s", tz="UTC")]
@@ -108,7 +117,7 @@ def read_window(folder: Path, window: Window, version: str | None = None, now: f
         table = table[mine].reset_index(drop=True)
     inputs = table[[c for c in table.columns if c.startswith(INPUT)]]
     inputs = inputs.rename(columns=lambda c: c.removeprefix(INPUT))
-    return WindowData(window, inputs, table[TRAFFIC], len(frames), skipped, other)
+    return WindowData(window, inputs, table[TRAFFIC], len(frames), skipped, other, start)
 
 
 def _newest_first(folder: Path) -> list[Path]:
@@ -132,7 +141,7 @@ def _read(segment: Path) -> pd.DataFrame:
     return table
 
 
-def _why(exc: Exception) -> str:
+def why_unreadable(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 

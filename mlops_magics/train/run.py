@@ -3,6 +3,7 @@ cheap part now, the heavy part (model files, training profile) in the background
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import os
@@ -21,6 +22,8 @@ from mlops_magics.train.tracker import Tracker, dumps
 
 CHALLENGER = "challenger"
 PROFILE_ARTIFACT = "profile/profile.json"
+# The model's predictions on its training data, profiled: the reference of the monitor's prediction drift.
+PREDICTIONS_ARTIFACT = "profile/predictions.json"
 
 log = logging.getLogger("mlops.train")
 
@@ -192,6 +195,7 @@ def _heavy(tracker: Tracker, model: Any, request: TrainRequest, result: TrainRes
             baseline = profile(_frame(*request.data), title=f"training data of run {run_id[:8]}", progress=False)
             tracker.log_text(run_id, baseline.to_json(), PROFILE_ARTIFACT)
             result.steps["profile"] = "logged"
+            result.steps["predictions"] = _log_predictions(tracker, model, request.data[0], run_id)
         result.refresh()
         if request.model_name:
             result.version = tracker.register(request.model_name, run_id, model_uri, CHALLENGER)
@@ -203,6 +207,38 @@ def _heavy(tracker: Tracker, model: Any, request: TrainRequest, result: TrainRes
         result.refresh()
         tracker.end_run(run_id, failed=True, reason=result.error)
         raise
+
+
+def prediction_frame(model: Any, x: Any) -> pd.DataFrame:
+    """The model's predictions on ``x`` as one column, ``prediction`` (the label, for a classifier); for a binary
+    classifier with ``predict_proba``, the positive class's probability beside it (``probability``)."""
+    predicted = np.asarray(model.predict(x))
+    if predicted.ndim == 2 and predicted.shape[1] == 1:
+        predicted = predicted.ravel()
+    if predicted.ndim != 1:
+        raise ValueError(f"the model gives {predicted.shape[1:]} outputs per row, not one")
+    frame = pd.DataFrame({"prediction": predicted})
+    if scoring.task_of(model) == "classification" and hasattr(model, "predict_proba"):
+        with contextlib.suppress(Exception):  # a classifier whose probabilities are not available (SVC without them)
+            proba = np.asarray(model.predict_proba(x))
+            if proba.ndim == 2 and proba.shape[1] == 2:
+                frame["probability"] = proba[:, 1]
+    return frame
+
+
+def _log_predictions(tracker: Tracker, model: Any, x: Any, run_id: str) -> str:
+    """The profile of the model's predictions on its training data; a model that cannot give them one column
+    each is noted, never a failed run (the monitor then says it has no reference predictions)."""
+    from mlops_magics.eda import profile
+
+    try:
+        frame = prediction_frame(model, x)
+    except Exception as exc:
+        log.info("run %s: no predictions profile: %s: %s", run_id[:8], type(exc).__name__, exc)
+        return "not logged"
+    reference = profile(frame, title=f"predictions on the training data of run {run_id[:8]}", progress=False)
+    tracker.log_text(run_id, reference.to_json(), PREDICTIONS_ARTIFACT)
+    return "logged"
 
 
 def _log_trials(tracker: Tracker, experiment: str, parent: str, trials: dict[str, Any]) -> None:

@@ -185,7 +185,6 @@ def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
         print(json.dumps(done.view, indent=2, default=str) if args.json and done.view is not None else "\n".join(done.lines))
         return EXIT_OK
     result = carry_out(workspace, order, _controller(workspace))
-    assert result is not None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
     else:

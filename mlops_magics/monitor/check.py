@@ -55,8 +55,7 @@ class Served:
 
 @dataclass(frozen=True)
 class MonitorOrder:
-    """``%monitor DEPLOYMENT ...`` parsed: one check now. ``later`` names the flags of standing monitors
-    (``--every``, ``--on-drift``), which arrive in a later release: nothing runs when one is given."""
+    """``%monitor DEPLOYMENT ...`` parsed: one check now (a standing monitor, ``--every``, is ``actions``')."""
 
     deployment: str
     window: str = "1h"
@@ -64,13 +63,6 @@ class MonitorOrder:
     features: list[str] | None = None
     minimums: dict[str, str] = field(default_factory=dict)  # --min accuracy=0.85
     maximums: dict[str, str] = field(default_factory=dict)  # --max rmse=3
-    later: list[str] = field(default_factory=list)
-
-    def later_note(self) -> str:
-        return (
-            f"{' and '.join(self.later)}: standing monitors (checks on a schedule, alerts, retraining) arrive in a "
-            "later release of mlops-magics; nothing was run (without them, %monitor checks once, now)"
-        )
 
 
 @dataclass
@@ -168,7 +160,8 @@ class MonitorCheck:
         return "\n".join(lines)
 
     def _beside(self) -> str:
-        return {"eval": "eval", "train": "train"}.get(self.performance.reference or "", "model")
+        """The heading of the model's own values: its eval metrics, else its train metrics."""
+        return self.performance.reference or "model"
 
     def _repr_html_(self) -> str:
         colour = {"decay": "#c0392b", "drift": "#c0392b", "schema change": "#d35400", "no drift": "#1e8449"}.get(
@@ -246,10 +239,8 @@ def thresholds_from(pairs: dict[str, str]) -> Thresholds:
     return Thresholds(**values)
 
 
-def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller | None = None) -> MonitorCheck | None:
-    """The order's check; None (nothing run) when it asks for a standing monitor."""
-    if order.later:
-        return None
+def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller | None = None) -> MonitorCheck:
+    """The order's check."""
     limits = limits_from(order.minimums, order.maximums)
     thresholds = thresholds_from(order.thresholds)
     return check(workspace, order.deployment, order.window, thresholds, order.features, controller, limits)

@@ -457,11 +457,29 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
         "--on-drift", metavar="retrain=JOB", help="--every: a drift alert starts JOB (created with --on-event alert:NAME)"
     )
     parser.add_argument("--on-decay", metavar="retrain=JOB", help="--every: a decay alert starts JOB")
+    parser.add_argument(
+        "--max-error-rate", metavar="SHARE", help="--every: an alert when more of the window's rows failed (5xx), e.g. 0.05"
+    )
     parser.add_argument("--cooldown", default="1h", help="--every: one alert per kind within this time (default: %(default)s)")
     parser.add_argument("--notify", metavar="URL", help="--every: a webhook posted each alert (JSON, Slack-compatible)")
 
 
-_STANDING_ONLY = (("--name", "name"), ("--on-drift", "on_drift"), ("--on-decay", "on_decay"), ("--notify", "notify"))
+_STANDING_ONLY = (
+    ("--name", "name"),
+    ("--on-drift", "on_drift"),
+    ("--on-decay", "on_decay"),
+    ("--notify", "notify"),
+    ("--max-error-rate", "max_error_rate"),
+)
+
+
+def _share(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"{flag} takes a share between 0 and 1, e.g. 0.05 (got {text!r})") from None
 
 
 def _on_alert(text: str | None, flag: str) -> dict[str, str] | None:
@@ -521,11 +539,13 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
         "features": split_names(args.features) if args.features else None,
         "on_drift": _on_alert(args.on_drift, "--on-drift"),
         "on_decay": _on_alert(args.on_decay, "--on-decay"),
+        "max_error_rate": _share(args.max_error_rate, "--max-error-rate"),
         "cooldown": args.cooldown,
         "notify": args.notify,
     }
     flags = {"every": "--every ", "window": "--window ", "cooldown": "--cooldown ", "notify": "--notify "}
     flags |= {"thresholds": "--threshold ", "features": "--features ", "on_drift": "--on-drift ", "on_decay": "--on-decay "}
+    flags["max_error_rate"] = "--max-error-rate "
     return StandingOrder("create", name, MonitorSpec.checked(spec, lambda field: flags.get(field.split(".")[0], f"{field} ")))
 
 

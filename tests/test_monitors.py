@@ -150,6 +150,8 @@ def test_bad_monitors_are_refused_in_one_line(deployed) -> None:
         ("loans --every 5s", "--every '5s' is not accepted"),
         ("loans --on-drift retrain=x", "--on-drift belong(s) to a standing monitor: add --every 10m"),
         ("loans --every 1m --on-drift rebuild", "--on-drift takes retrain=JOB"),
+        ("loans --every 1m --max-error-rate lots", "--max-error-rate takes a share between 0 and 1"),
+        ("loans --every 1m --max-error-rate 1.5", "--max-error-rate must be a share between 0 and 1"),
         ("delete", "delete needs the monitor's name"),
     ):
         with pytest.raises(InvalidInput) as refused:
@@ -186,7 +188,7 @@ def test_no_traffic_after_traffic_is_an_alert_and_each_kind_has_its_own_cooldown
     assert quiet["alert"] is None  # never had traffic: nothing stopped
     assert monitors._record("loans", spec, "no drift", "none drifted", {}, 400)["alert"] is None
     stopped = monitors._record("loans", spec, "no data", "no rows in the current window", {}, 0)
-    assert stopped["alert"] == "no traffic" and "after traffic before" in stopped["reason"]
+    assert stopped["alert"] == "no traffic" and "after traffic before" in monitors.alerts()[0]["message"]
     assert monitors._record("loans", spec, "no data", "no rows", {}, 0)["alert"] is None  # the same incident
     drift = monitors._record("loans", spec, "drift", "1 of 4 drifted: age", {"drifted": ["age"]}, 400)
     assert drift["alert"] == "drift" and jobs.events == [("alert:loans", "drift on loans: age")]
@@ -194,6 +196,10 @@ def test_no_traffic_after_traffic_is_an_alert_and_each_kind_has_its_own_cooldown
     assert [a["kind"] for a in monitors.alerts()] == ["schema change", "drift", "no traffic"]
     assert monitors.alerts()[1]["run"] == 1 and len(jobs.events) == 1  # only drift starts the job
     assert len(monitors.checks("loans")) == 6
+    failing = spec.model_copy(update={"max_error_rate": 0.05})
+    both = monitors._record("loans", failing, "drift", "1 of 4 drifted: age", {"error_rate": 0.2, "rows": 400}, 400)
+    assert both["alert"] == "error rate"  # drift is within its cooldown; the failures are a new incident
+    assert monitors.alerts()[0]["message"] == "20.0% of 400 rows failed (5xx), over 5.0%"
     failed = monitors.check_now("loans")  # a check that fails is kept as one, so the schedule moves on
     assert failed["verdict"] == "error" and failed["reason"].startswith("the check failed: RuntimeError: store gone")
     assert monitors.get("loans")["last_verdict"] == "error" and monitors.get("loans")["next_check_at"] is not None

@@ -2,10 +2,11 @@
 alerts it raises and what they start.
 
 Every ``every`` the controller checks the deployment's logged requests in ``window`` against the training profile of
-the version it serves. A check whose verdict is drift or a schema change, or that finds no rows where there was
-traffic before, raises an alert: written to the event log, posted to ``notify`` (a JSON body with a Slack-compatible
-``text``), and, for drift with ``on_drift``, the event ``alert:<monitor>`` that starts the jobs waiting for it.
-One alert per monitor and kind within ``cooldown``: one incident is one alert, however many checks see it.
+the version it serves. A check whose verdict is drift or a schema change, that finds no rows where there was traffic
+before, or whose share of failed requests is over ``max_error_rate``, raises an alert: written to the event log,
+posted to ``notify`` (a JSON body with a Slack-compatible ``text``), and, for drift with ``on_drift``, the event
+``alert:<monitor>`` that starts the jobs waiting for it. One alert per monitor and kind within ``cooldown``: one
+incident is one alert, however many checks see it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def _thresholds(values: dict[str, float]) -> dict[str, float]:
     return values
 
 
+def _share(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError(f"must be a share between 0 and 1, e.g. 0.05 (got {value!r})")
+    return value
+
+
+_SHARE = {"exclusiveMinimum": 0, "exclusiveMaximum": 1}
 Duration = Field(json_schema_extra={"pattern": "^[0-9]{1,6}[smhd]$", "maxLength": 7})
 DeploymentName = Annotated[str, Field(pattern=f"^{DEPLOYMENT_NAME.pattern}$")]
 JobName = Annotated[str, Field(pattern=f"^{JOB_NAME.pattern}$")]
@@ -83,6 +91,9 @@ class MonitorSpec(WireModel):
     )
     on_drift: OnAlert | None = Field(None, description="on a drift alert: raise alert:<monitor> for this job")
     on_decay: OnAlert | None = Field(None, description="on a decay alert: raise alert:<monitor> for this job")
+    max_error_rate: Annotated[float, AfterValidator(_share), Field(json_schema_extra=_SHARE)] | None = Field(
+        None, description="an alert when the share of the window's rows the model failed on (5xx) is above this"
+    )
     cooldown: Annotated[str, AfterValidator(_cooldown), Duration] = Field(
         "1h", description="one alert per kind within this time: one incident, one alert"
     )
@@ -108,6 +119,7 @@ class AlertKind(StrEnum):
     DRIFT = "drift"
     SCHEMA_CHANGE = "schema change"
     NO_TRAFFIC = "no traffic"
+    ERROR_RATE = "error rate"
     DECAY = "decay"
 
 
@@ -131,7 +143,7 @@ class MonitorCheckView(View):
     at: str
     verdict: str
     reason: str
-    alert: AlertKind | None = Field(description="the alert this check raised (null: none, or within the cooldown)")
+    alert: AlertKind | None = Field(description="the (first) alert this check raised (null: none, or each within its cooldown)")
     details: dict[str, Any] = Field(description="the whole check: traffic, per-feature drift (as %monitor's to_dict)")
 
 

@@ -3,10 +3,10 @@
 The scheduler keeps each monitor's next time in memory and reads the records again only when a monitor changes.
 A due check runs in a thread of its own, off the lock (a check reads the request log and profiles the window:
 seconds); one check of a monitor at a time. Its result is saved as history (the last ``CHECKS_KEPT``). A check
-whose verdict is drift, a schema change or decay, or that finds no rows where it found some before, raises an
-alert unless one of that kind was raised within the monitor's cooldown: the alert goes to the event log, to the
-webhook, and (on drift or decay, with ``on_drift`` / ``on_decay``) raises ``alert:<monitor>`` for the jobs that
-wait for it; the run started is recorded on the alert.
+whose verdict is drift, a schema change or decay, that finds no rows where it found some before, or whose share of
+failed requests is over the monitor's limit, raises an alert unless one of that kind was raised within the
+monitor's cooldown: the alert goes to the event log, to the webhook, and (on drift or decay, with ``on_drift`` /
+``on_decay``) raises ``alert:<monitor>`` for the jobs that wait for it; the run started is recorded on the alert.
 """
 
 from __future__ import annotations
@@ -42,6 +42,23 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _alerts_of(
+    spec: MonitorSpec, verdict: str, reason: str, details: dict[str, Any], had_traffic: bool
+) -> list[tuple[AlertKind, str]]:
+    """The alerts a check's result calls for (before the cooldown): its verdict's, and a failure share too high."""
+    found = []
+    kind = _KIND_OF_VERDICT.get(verdict)
+    if kind is not None:
+        found.append((kind, reason))
+    if verdict == "no data" and had_traffic:
+        found.append((AlertKind.NO_TRAFFIC, f"no requests in the window ({spec.window}) after traffic before"))
+    rate = details.get("error_rate")
+    if spec.max_error_rate is not None and isinstance(rate, (int, float)) and rate > spec.max_error_rate:
+        rows = details.get("rows", 0)
+        found.append((AlertKind.ERROR_RATE, f"{rate:.1%} of {rows:,} rows failed (5xx), over {spec.max_error_rate:.1%}"))
+    return found
 
 
 class _Deployments:
@@ -278,16 +295,15 @@ class MonitorSupervisor:
             record = session.get(MonitorRecord, name)
             if record is None:  # deleted while it was checked
                 return {"monitor": name, "at": _iso(now), "verdict": verdict, "reason": reason, "alert": None, "details": details}
-            kind = _KIND_OF_VERDICT.get(verdict)
-            if verdict == "no data" and record.had_traffic:
-                kind = AlertKind.NO_TRAFFIC
-                reason = f"no requests in the window ({spec.window}) after traffic before"
-            if kind is not None and self._cooling(session, name, kind, now, spec.cooldown_s):
-                kind = None
+            due = [
+                (kind, message)
+                for kind, message in _alerts_of(spec, verdict, reason, details, record.had_traffic)
+                if not self._cooling(session, name, kind, now, spec.cooldown_s)
+            ]
             record.had_traffic = record.had_traffic or rows > 0
             record.last_check_at, record.last_verdict, record.last_reason = now, verdict, reason
             saved = MonitorCheckRecord(
-                monitor=name, at=now, verdict=verdict, reason=reason, alert=kind.value if kind else None, details=details
+                monitor=name, at=now, verdict=verdict, reason=reason, alert=due[0][0].value if due else None, details=details
             )
             session.add(saved)
             session.flush()
@@ -295,17 +311,18 @@ class MonitorSupervisor:
             old = select(MonitorCheckRecord.id).where(MonitorCheckRecord.monitor == name)
             old = old.order_by(MonitorCheckRecord.id.desc()).offset(CHECKS_KEPT)
             session.execute(delete(MonitorCheckRecord).where(MonitorCheckRecord.id.in_(old.scalar_subquery())))
-            alert_id = None
-            if kind is not None:
-                alert = MonitorAlertRecord(monitor=name, deployment=spec.deployment, kind=kind.value, message=reason, at=now)
+            raised = []
+            for kind, message in due:
+                alert = MonitorAlertRecord(monitor=name, deployment=spec.deployment, kind=kind.value, message=message, at=now)
                 session.add(alert)
                 session.flush()
-                self._event(session, "monitor.alert", name, f"{kind.value}: {reason}")
-                alert_id = alert.id
+                self._event(session, "monitor.alert", name, f"{kind.value}: {message}")
+                raised.append((alert.id, kind, message))
+            if raised:
                 stale = select(MonitorAlertRecord.id).order_by(MonitorAlertRecord.id.desc()).offset(ALERTS_KEPT)
                 session.execute(delete(MonitorAlertRecord).where(MonitorAlertRecord.id.in_(stale.scalar_subquery())))
-        if alert_id is not None and kind is not None:
-            self._act(name, spec, alert_id, kind, reason, details)
+        for alert_id, kind, message in raised:
+            self._act(name, spec, alert_id, kind, message, details)
         return view
 
     @staticmethod

@@ -473,6 +473,16 @@ _STANDING_ONLY = (
 )
 
 
+def _numbers(values: list[str], flag: str) -> dict[str, float]:
+    numbers = {}
+    for key, text in _pairs(values, flag).items():
+        try:
+            numbers[key] = float(text)
+        except ValueError:
+            raise InvalidInput(f"{flag} {key}: {text!r} is not a number") from None
+    return numbers
+
+
 def _share(text: str | None, flag: str) -> float | None:
     if text is None:
         return None
@@ -519,8 +529,6 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
             minimums=_pairs(args.min, "--min"),
             maximums=_pairs(args.max, "--max"),
         )
-    if args.min or args.max:
-        raise InvalidInput("--min/--max judge one check now: standing monitors do not take them yet (leave out --every)")
     from mlops_magics.api.monitors import MonitorSpec
 
     deployment = deployment_name(word)
@@ -540,12 +548,14 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
         "on_drift": _on_alert(args.on_drift, "--on-drift"),
         "on_decay": _on_alert(args.on_decay, "--on-decay"),
         "max_error_rate": _share(args.max_error_rate, "--max-error-rate"),
+        "minimums": _numbers(args.min, "--min"),
+        "maximums": _numbers(args.max, "--max"),
         "cooldown": args.cooldown,
         "notify": args.notify,
     }
     flags = {"every": "--every ", "window": "--window ", "cooldown": "--cooldown ", "notify": "--notify "}
     flags |= {"thresholds": "--threshold ", "features": "--features ", "on_drift": "--on-drift ", "on_decay": "--on-decay "}
-    flags["max_error_rate"] = "--max-error-rate "
+    flags |= {"max_error_rate": "--max-error-rate ", "minimums": "--min ", "maximums": "--max "}
     return StandingOrder("create", name, MonitorSpec.checked(spec, lambda field: flags.get(field.split(".")[0], f"{field} ")))
 
 

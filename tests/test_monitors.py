@@ -138,6 +138,8 @@ def test_bad_monitors_are_refused_in_one_line(deployed) -> None:
         ({"deployment": "loans", "every": "1m", "on_drift": {"retrain": "ghost"}}, NotFound, "no job 'ghost'"),
         ({"deployment": "loans", "every": "1m", "on_drift": {"retrain": "other-job"}}, InvalidInput, "does not wait for"),
         ({"deployment": "loans", "every": "1m", "notify": "ftp://x"}, InvalidInput, "is not an http(s) URL"),
+        ({"deployment": "loans", "every": "1m", "minimums": {"rmse": 3.0}}, InvalidInput, "rmse is better smaller"),
+        ({"deployment": "loans", "every": "1m", "minimums": {"acuracy": 0.9}}, InvalidInput, "no metric named 'acuracy'"),
     ):
         with pytest.raises(error) as refused:
             controller.put_monitor("checked", spec)
@@ -153,11 +155,14 @@ def test_bad_monitors_are_refused_in_one_line(deployed) -> None:
         ("loans --every 1m --max-error-rate lots", "--max-error-rate takes a share between 0 and 1"),
         ("loans --every 1m --max-error-rate 1.5", "--max-error-rate must be a share between 0 and 1"),
         ("delete", "delete needs the monitor's name"),
+        ("loans --every 1m --min accuracy=high", "--min accuracy: 'high' is not a number"),
     ):
         with pytest.raises(InvalidInput) as refused:
             order(line)
         assert words in refused.value.message, refused.value.message
     assert controller.monitors() == []
+    decaying = order("loans --every 1m --min accuracy=0.9 f1=0.8 --on-decay retrain=x")
+    assert decaying.spec.minimums == {"accuracy": 0.9, "f1": 0.8} and decaying.spec.on_decay.retrain == "x"
 
 
 class _Broken:
@@ -194,8 +199,11 @@ def test_no_traffic_after_traffic_is_an_alert_and_each_kind_has_its_own_cooldown
     assert drift["alert"] == "drift" and jobs.events == [("alert:loans", "drift on loans: age")]
     assert monitors._record("loans", spec, "schema change", "schema changed: tenure", {}, 400)["alert"] == "schema change"
     assert [a["kind"] for a in monitors.alerts()] == ["schema change", "drift", "no traffic"]
-    assert monitors.alerts()[1]["run"] == 1 and len(jobs.events) == 1  # only drift starts the job
+    assert monitors.alerts()[1]["run"] == 1 and len(jobs.events) == 1  # only drift (and decay) start the job
     assert len(monitors.checks("loans")) == 6
+    decays = spec.model_copy(update={"on_decay": spec.on_drift})
+    decay = monitors._record("loans", decays, "decay", "accuracy 0.71 below 0.85", {}, 400)
+    assert decay["alert"] == "decay" and jobs.events[-1] == ("alert:loans", "decay on loans: accuracy 0.71 below 0.85")
     failing = spec.model_copy(update={"max_error_rate": 0.05})
     both = monitors._record("loans", failing, "drift", "1 of 4 drifted: age", {"error_rate": 0.2, "rows": 400}, 400)
     assert both["alert"] == "error rate"  # drift is within its cooldown; the failures are a new incident

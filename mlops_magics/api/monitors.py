@@ -89,6 +89,13 @@ class MonitorSpec(WireModel):
     features: Annotated[list[FeatureName], Field(max_length=1000)] | None = Field(
         None, description="only these features (default: the model's inputs)"
     )
+    minimums: Annotated[dict[str, float], Field(max_length=20)] = Field(
+        default_factory=dict,
+        description="decay when a metric better large, on feedback labels, falls below its value (accuracy, f1, r2, ...)",
+    )
+    maximums: Annotated[dict[str, float], Field(max_length=20)] = Field(
+        default_factory=dict, description="decay when a metric better small, on feedback labels, rises above (rmse, mae)"
+    )
     on_drift: OnAlert | None = Field(None, description="on a drift alert: raise alert:<monitor> for this job")
     on_decay: OnAlert | None = Field(None, description="on a decay alert: raise alert:<monitor> for this job")
     max_error_rate: Annotated[float, AfterValidator(_share), Field(json_schema_extra=_SHARE)] | None = Field(

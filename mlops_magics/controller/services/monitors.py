@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlops_magics import names
 from mlops_magics.api.monitors import CHECKS_KEPT, AlertKind, MonitorSpec
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
+from mlops_magics.monitor.performance import Limit, limits_from
 from mlops_magics.monitor.thresholds import Thresholds
 from mlops_magics.monitor.window import Window
 from mlops_magics.state.models import Event, MonitorAlertRecord, MonitorCheckRecord, MonitorRecord, utcnow
@@ -77,6 +78,14 @@ def thresholds(values: dict[str, float]) -> Thresholds:
     if unknown:
         raise InvalidInput(f"no threshold named {unknown[0][:40]!r}; known: {', '.join(known)}")
     return Thresholds(**values)
+
+
+def limits(spec: MonitorSpec) -> list[Limit]:
+    """The spec's decay limits, checked as ``--min`` / ``--max`` are (a known metric, on its better side)."""
+    return limits_from(
+        {name: repr(value) for name, value in spec.minimums.items()},
+        {name: repr(value) for name, value in spec.maximums.items()},
+    )
 
 
 class MonitorSupervisor:
@@ -184,6 +193,7 @@ class MonitorSupervisor:
             raise InvalidInput(f"deployment {spec.deployment!r} serves its own app, not a registered model: nothing to monitor")
         Window.parse(spec.window)
         thresholds(spec.thresholds)
+        limits(spec)
         event = f"alert:{name}"
         for flag, on in (("on_drift", spec.on_drift), ("on_decay", spec.on_decay)):
             if on is None:
@@ -270,6 +280,7 @@ class MonitorSupervisor:
                     thresholds(spec.thresholds),
                     spec.features,
                     _Deployments(self._deployments),  # type: ignore[arg-type]
+                    limits(spec),
                 )
                 verdict, reason, details = result.verdict, result.reason, result.to_dict()
                 rows = result.rows

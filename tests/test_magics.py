@@ -75,7 +75,7 @@ def test_monitor_refuses_bad_input_in_one_line(kernel_factory) -> None:
         ("%monitor dep --threshold nope=1", "--threshold: no threshold named 'nope'"),
         ("%monitor dep --min rmse=3", "--min rmse: rmse is better smaller, so its limit is a maximum: --max rmse=3"),
         ("%monitor dep --max accuracy", "--max takes KEY=VALUE (got 'accuracy')"),
-        ("%monitor dep --every 10m --min accuracy=0.9", "--min/--max judge one check now"),
+        ("%monitor dep --every 10m --min accuracy=high", "--min accuracy: 'high' is not a number"),
         ("%monitor dep", "no deployment named 'dep'"),
     ):
         run = kernel.run(line)

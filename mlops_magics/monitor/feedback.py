@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_magics.monitor.window import Skipped, why_unreadable
+from mlops_magics.monitor.window import Skipped, newest_first, why_unreadable
 
 COLUMNS = ["request_id", "row", "label", "time"]
 
@@ -30,7 +30,7 @@ def read_feedback(folder: Path, since: float | None = None) -> Feedback:
     """The labels in ``folder`` logged at or after ``since`` (epoch seconds; None: all of them)."""
     frames: list[pd.DataFrame] = []
     skipped: list[Skipped] = []
-    for segment in _newest_first(folder):
+    for segment in newest_first(folder, "feedback"):
         try:
             modified = segment.stat().st_mtime
         except OSError:  # removed meanwhile
@@ -50,18 +50,6 @@ def read_feedback(folder: Path, since: float | None = None) -> Feedback:
     labels = pd.concat(frames, ignore_index=True).sort_values("time", kind="stable")
     labels = labels.drop_duplicates(["request_id", "row"], keep="last").reset_index(drop=True)
     return Feedback(labels, len(frames), skipped)
-
-
-def _newest_first(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    segments = []
-    for path in folder.glob("feedback-*.parquet"):
-        try:
-            segments.append((path.stat().st_mtime, path.name, path))
-        except OSError:
-            continue
-    return [path for *_, path in sorted(segments, reverse=True)]
 
 
 def _read(segment: Path) -> pd.DataFrame:

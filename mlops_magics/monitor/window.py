@@ -88,7 +88,7 @@ def read_window(folder: Path, window: Window, version: str | None = None, now: f
     frames: list[pd.DataFrame] = []
     skipped: list[Skipped] = []
     rows = 0
-    for segment in _newest_first(folder):
+    for segment in newest_first(folder):
         try:
             modified = segment.stat().st_mtime
         except OSError:  # removed meanwhile
@@ -120,11 +120,12 @@ def read_window(folder: Path, window: Window, version: str | None = None, now: f
     return WindowData(window, inputs, table[TRAFFIC], len(frames), skipped, other, start)
 
 
-def _newest_first(folder: Path) -> list[Path]:
+def newest_first(folder: Path, kind: str = "requests") -> list[Path]:
+    """A deployment's log segments of one kind (requests, feedback), newest first."""
     if not folder.is_dir():
         return []
     segments = []
-    for path in folder.glob("requests-*.parquet"):
+    for path in folder.glob(f"{kind}-*.parquet"):
         try:
             segments.append((path.stat().st_mtime, path.name, path))
         except OSError:

@@ -259,7 +259,9 @@ def _version_3_workspace(workspace: Workspace, rows: list[tuple[str, dict, str |
     """``state.db`` as schema version 3 wrote it: the plain token in ``deployments.token``, files 0644."""
     open_state(workspace.state_db)
     conn = sqlite3.connect(workspace.state_db, isolation_level=None)
-    for table in ("job_data_files", "job_runs", "jobs", "deployments"):  # what versions after 3 added or changed
+    # What versions after 3 added or changed goes: every table but those of versions 1 and 2.
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    for table in set(tables) - {"clusters", "events", "profiles"}:
         conn.execute(f"DROP TABLE {table}")
     conn.execute(V3_DEPLOYMENTS)
     for name, spec, token, desired in rows:

@@ -25,9 +25,18 @@ DAY_S = 86_400
 
 
 def _path(text: str) -> str:
-    if not text.strip() or len(text) > 1024 or _CONTROL.search(text):
-        raise ValueError("must be a path of one line, at most 1024 characters")
+    if not text.strip() or len(text) > 1024 or _CONTROL.search(text) or not _encodable(text):
+        raise ValueError("must be a path of one line, at most 1024 characters, in UTF-8")
     return text
+
+
+def _encodable(text: str) -> bool:
+    """False for lone surrogates (JSON can carry them; no file name can be made of them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _cron(text: str) -> str:
@@ -53,13 +62,13 @@ def _env(values: dict[str, str]) -> dict[str, str]:
     for name, value in values.items():
         if not _ENV_NAME.fullmatch(name):
             raise ValueError(f"{name[:40]!r} is not an environment variable name (letters, digits, '_')")
-        if "\x00" in value or len(value) > 32_768:
-            raise ValueError(f"the value of {name} holds a NUL or is longer than 32768 characters")
+        if "\x00" in value or len(value) > 32_768 or not _encodable(value):
+            raise ValueError(f"the value of {name} holds a NUL, is not UTF-8 or is longer than 32768 characters")
     return values
 
 
 def _url(text: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text) or len(text) > 2000:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text) or len(text) > 2000 or not _encodable(text):
         raise ValueError(f"{text[:60]!r} is not an http(s) URL")
     return text
 

@@ -67,6 +67,17 @@ class WireModel(BaseModel):
         return self.model_dump(mode="json")
 
 
+def utf8_text(body: object) -> None:
+    """Refuse a body with text no file, log or process can hold: JSON may carry lone surrogates (``"\\ud800"``),
+    UTF-8 cannot, and each place that writes the text would fail on its own, later."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("the request body holds text that is not UTF-8 (a lone surrogate)") from None
+    except (TypeError, ValueError):
+        return  # not JSON-shaped (a model instance, NaN): the model's own checks answer
+
+
 def whole_number(value: object, what: str, minimum: int) -> int:
     """A count typed on a command line (text) or sent as a JSON integer; never a bool or a float."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):

@@ -83,8 +83,8 @@ def test_bad_definitions_and_triggers_are_refused_naming_what_is_wrong(controlle
         ({"notebook": "nb.ipynb", "parameters": {"alpha": "high"}}, InvalidInput, "alpha"),
         ({"notebook": "nb.ipynb", "kernel": "no-such-kernel"}, InvalidInput, "no-such-kernel"),
         # A lone surrogate: JSON carries it, no file name can hold it (the REST harness once found it a 500).
-        ({"notebook": "~\uda9d\udcb9.ipynb"}, InvalidInput, "field `notebook`"),
-        ({"notebook": "nb.ipynb", "env": {"A": "\ud800"}}, InvalidInput, "field `env`"),
+        ({"notebook": "~\uda9d\udcb9.ipynb"}, InvalidInput, "not UTF-8"),
+        ({"notebook": "nb.ipynb", "env": {"A": "\ud800"}}, InvalidInput, "not UTF-8"),
     ]
     for spec, error, fragment in cases:
         with pytest.raises(error, match=fragment):

@@ -25,7 +25,7 @@ from mlops_magics.api.profiles import Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
 from mlops_magics.errors import InvalidInput
-from mlops_magics.wire import LOG_LINES, WireModel, log_lines, shown
+from mlops_magics.wire import LOG_LINES, WireModel, log_lines, shown, utf8_text
 
 # Starting a cluster waits for its workers, a deployment for its health check; everything else answers at once.
 SHORT_TIMEOUT_S = 15
@@ -148,6 +148,7 @@ class Operation:
             return None
         if isinstance(body, self.body):
             return body
+        utf8_text(body)
         return self.body.from_dict(body)
 
 

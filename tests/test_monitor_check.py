@@ -68,7 +68,12 @@ def wait_logged(folder: Path, rows: int, timeout: float = 20) -> None:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    home = tmp_path_factory.mktemp("monitor") / ".mlops"
+    yield from loans_deployed(tmp_path_factory, "monitor")
+
+
+def loans_deployed(tmp_path_factory, folder: str):
+    """A workspace of its own with the 'loans' model trained, registered and deployed on a free port."""
+    home = tmp_path_factory.mktemp(folder) / ".mlops"
     os.environ["MLOPS_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     workspace = Workspace(home)

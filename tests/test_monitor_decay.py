@@ -16,16 +16,13 @@ import pandas as pd
 import pytest
 
 from mlops_magics import tracking
-from mlops_magics.controller import Controller
 from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor.check import NO_REFERENCE_PREDICTIONS, MonitorOrder, carry_out, check
 from mlops_magics.monitor.feedback import read_feedback
 from mlops_magics.monitor.performance import Limit, limits_from, performance
 from mlops_magics.monitor.window import Window, WindowData
 from mlops_magics.train.run import PREDICTIONS_ARTIFACT, prediction_frame
-from mlops_magics.workspace import Workspace
-from tests.test_monitor_check import draw, register, wait_logged
-from tests.test_serving import free_port
+from tests.test_monitor_check import draw, loans_deployed, register, wait_logged
 
 ACCURACY = [Limit("accuracy", "min", 0.85)]
 
@@ -75,19 +72,7 @@ def flipped(labels: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    home = tmp_path_factory.mktemp("decay") / ".mlops"
-    os.environ["MLOPS_HOME"] = str(home)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    workspace = Workspace(home)
-    register(workspace, "loans")
-    controller = Controller(workspace, notify=lambda line: None)
-    view = controller.deploy("loans", {"model": "loans@challenger", "port": free_port()})
-    yield workspace, controller, view
-    from tests.conftest import stop_controller
-
-    stop_controller(workspace)
-    os.environ.pop("MLOPS_HOME", None)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield from loans_deployed(tmp_path_factory, "decay")
 
 
 def test_feedback_labels_no_feedback_then_right_then_worse_and_prediction_drift(deployed) -> None:

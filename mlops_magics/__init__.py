@@ -10,7 +10,15 @@ from typing import Any
 
 from mlops_magics.version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "training_set"]
+
+
+def training_set(deployment: str, since: Any = None) -> Any:
+    """A retrain's new training set: ``deployment``'s logged requests joined with their feedback labels since
+    ``since`` (7d, an ISO time), and the reference of the version it serves (``monitor.training``)."""
+    from mlops_magics.monitor.training import training_set as read
+
+    return read(deployment, since)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -198,6 +198,9 @@ def add_review_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", help="the metric the gates judge (default: f1, or rmse for regressors)")
     parser.add_argument("--min", type=float, dest="minimum", help="the challenger must reach at least this")
     parser.add_argument("--min-improvement", type=float, help="and beat the champion by at least this")
+    parser.add_argument(
+        "--deploy", metavar="NAME", help="a deployment of the model: a challenger that passes is swapped in (no gap)"
+    )
 
 
 def review_parser(prog: str) -> Parser:
@@ -419,7 +422,7 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "deployment",
         help="the deployment whose logged requests are checked (now, or every --every); or an action on the standing "
-        "monitors: status [NAME], alerts [NAME], checks NAME, check NAME, pause NAME, resume NAME, delete NAME",
+        "monitors: status [NAME], alerts [NAME], checks NAME, check NAME, timeline NAME, pause NAME, resume NAME, delete NAME",
     )
     parser.add_argument("monitor", nargs="?", help="the monitor an action names")
     parser.add_argument(
@@ -462,6 +465,13 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cooldown", default="1h", help="--every: one alert per kind within this time (default: %(default)s)")
     parser.add_argument("--notify", metavar="URL", help="--every: a webhook posted each alert (JSON, Slack-compatible)")
+    parser.add_argument(
+        "--rollback-margin",
+        metavar="SHARE",
+        help="--every: after a swap, roll back when the new version's error rate or metric on feedback is worse than "
+        "the previous version's by more than this (default 0.05)",
+    )
+    parser.add_argument("--no-rollback", action="store_true", help="--every: watch a swap, never roll it back")
 
 
 _STANDING_ONLY = (
@@ -470,6 +480,7 @@ _STANDING_ONLY = (
     ("--on-decay", "on_decay"),
     ("--notify", "notify"),
     ("--max-error-rate", "max_error_rate"),
+    ("--rollback-margin", "rollback_margin"),
 )
 
 
@@ -519,6 +530,7 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
         )
     if args.every is None:
         given = [flag for flag, key in _STANDING_ONLY if getattr(args, key) is not None]
+        given += ["--no-rollback"] if args.no_rollback else []
         if given:
             raise InvalidInput(f"{', '.join(given)} belong(s) to a standing monitor: add --every 10m")
         return MonitorOrder(
@@ -552,10 +564,14 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
         "maximums": _numbers(args.max, "--max"),
         "cooldown": args.cooldown,
         "notify": args.notify,
+        "rollback_margin": None if args.no_rollback else (_share(args.rollback_margin, "--rollback-margin") or 0.05),
     }
+    if args.no_rollback and args.rollback_margin is not None:
+        raise InvalidInput("--no-rollback and --rollback-margin: one or the other")
     flags = {"every": "--every ", "window": "--window ", "cooldown": "--cooldown ", "notify": "--notify "}
     flags |= {"thresholds": "--threshold ", "features": "--features ", "on_drift": "--on-drift ", "on_decay": "--on-decay "}
     flags |= {"max_error_rate": "--max-error-rate ", "minimums": "--min ", "maximums": "--max "}
+    flags |= {"rollback_margin": "--rollback-margin "}
     return StandingOrder("create", name, MonitorSpec.checked(spec, lambda field: flags.get(field.split(".")[0], f"{field} ")))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_magics import arguments
-from mlops_magics.errors import MLOpsError
+from mlops_magics.errors import InvalidInput, MLOpsError
 from mlops_magics.version import __version__
 from mlops_magics.workspace import Workspace
 
@@ -129,7 +129,12 @@ def _eda_command(args: argparse.Namespace, workspace: Workspace) -> int:
 def _review_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics.review.data import held_out
     from mlops_magics.review.run import review
+    from mlops_magics.review.swap import check_deployment, swap_in
 
+    if args.deploy:
+        if args.no_promote:
+            raise InvalidInput("--deploy swaps in a promoted challenger; --no-promote promotes none")
+        check_deployment(_controller(workspace), args.deploy, args.model)
     result = review(
         workspace,
         args.model,
@@ -142,6 +147,8 @@ def _review_command(args: argparse.Namespace, workspace: Workspace) -> int:
     for label, values in result.scores.items():
         print(f"{label}: " + ", ".join(f"{k}={v:.4f}" for k, v in values.items()))
     print(result.summary())
+    if args.deploy:
+        print(swap_in(_controller(workspace), result, args.deploy))
     return EXIT_OK if result.passed else EXIT_NO
 
 

@@ -256,12 +256,15 @@ class MLOpsMagics(Magics):
     @_one_line_errors
     def review(self, line: str) -> Any:
         from mlops_magics.review.run import approve, review
+        from mlops_magics.review.swap import check_deployment, swap_in
         from mlops_magics.train import capture
 
         args = arguments.parse(self._review_parser, line)
         data = capture.pair(self.shell.user_ns, args.data, "--data")
         assert data is not None
         workspace = self.workspace
+        if args.deploy:
+            check_deployment(self.controller, args.deploy, args.model)
         result = review(
             workspace,
             args.model,
@@ -272,6 +275,8 @@ class MLOpsMagics(Magics):
             promote=not args.manual,
         )
         self._reports.show(result)
+        if args.deploy and not args.manual:
+            print(swap_in(self.controller, result, args.deploy))
         if args.manual and result.passed:
             import ipywidgets
 
@@ -283,6 +288,8 @@ class MLOpsMagics(Magics):
                 button.disabled = True
                 with done:
                     print(f"{result.model} v{result.challenger} is now champion")
+                    if args.deploy:
+                        print(swap_in(self.controller, result, args.deploy))
 
             button.on_click(on_click)
             display(ipywidgets.VBox([button, done]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -107,6 +107,11 @@ class MonitorSpec(WireModel):
     notify: Annotated[str, AfterValidator(_url), Field(max_length=2000)] | None = Field(
         None, description="a webhook posted each alert as JSON (a Slack-compatible `text` field among others)"
     )
+    rollback_margin: Annotated[float, AfterValidator(_share), Field(json_schema_extra=_SHARE)] | None = Field(
+        0.05,
+        description="after a swap, roll back when the new version's error rate, or its primary metric on feedback "
+        "labels, is worse than the previous version's by more than this (null: watch, never roll back)",
+    )
 
     @property
     def every_s(self) -> int:
@@ -128,6 +133,17 @@ class AlertKind(StrEnum):
     NO_TRAFFIC = "no traffic"
     ERROR_RATE = "error rate"
     DECAY = "decay"
+    ROLLBACK = "rollback"  # a swapped-in version found worse than the one before, and rolled back
+
+
+class Watching(View):
+    """A swap of the monitored deployment whose first window the monitor is watching."""
+
+    model: str
+    version: str | None
+    previous_version: str | None
+    swapped_at: str
+    message: str
 
 
 class Monitor(View):
@@ -141,6 +157,7 @@ class Monitor(View):
     alerts: int = Field(description="alerts raised so far")
     checks: int = Field(description="checks kept in its history")
     created_at: str
+    watching: Watching | None = Field(None, description="a swap of its deployment being watched (null: none)")
 
 
 class MonitorCheckView(View):
@@ -163,3 +180,19 @@ class Alert(View):
     at: str
     job: str | None = Field(description="the job its event started (on_drift / on_decay)")
     run: int | None = Field(description="that job's run number")
+
+
+class LoopStep(View):
+    step: Literal["alert", "retrain", "model", "review", "swap", "watch", "rollback"]
+    at: str | None
+    state: Literal["done", "running", "failed", "refused", "waiting"]
+    message: str
+
+
+class Incident(View):
+    """One turn of the loop: an alert, the retrain run it started, the version it trained, the review that let it
+    in, the swap, the watch of its first window, and the rollback if it was worse (a swap without an alert: no
+    alert)."""
+
+    alert: Alert | None
+    steps: list[LoopStep]

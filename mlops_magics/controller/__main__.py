@@ -102,6 +102,7 @@ def run(workspace: Workspace) -> int:
     services["jobs"] = jobs
     monitors = MonitorSupervisor(workspace, sessions, deployments, jobs)
     services["monitors"] = monitors
+    deployments.swap_listeners.append(monitors.swapped)
     services["controller"] = ControllerItself(workspace, services, started_at, __version__, request_shutdown)
     app = build_app(workspace, services, token)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))

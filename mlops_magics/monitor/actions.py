@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from mlops_magics.controller.client import Controller
 
 # The first word of %monitor when it is not a deployment: an action on the standing monitors.
-ACTIONS = ("status", "alerts", "checks", "check", "pause", "resume", "delete")
-NEEDS_NAME = ("checks", "check", "pause", "resume", "delete")
+ACTIONS = ("status", "alerts", "checks", "check", "timeline", "pause", "resume", "delete")
+NEEDS_NAME = ("checks", "check", "timeline", "pause", "resume", "delete")
 CHECKS_SHOWN = 20
 
 
@@ -49,9 +49,10 @@ def monitor_line(monitor: dict[str, Any]) -> str:
     actions = [f"on drift retrain={spec['on_drift']['retrain']}"] if spec.get("on_drift") else []
     actions += [f"on decay retrain={spec['on_decay']['retrain']}"] if spec.get("on_decay") else []
     started = f"; {', '.join(actions)}" if actions else ""
+    watching = f"; {monitor['watching']['message']}" if monitor.get("watching") else ""
     return (
         f"monitor {monitor['name']!r}{paused}: {spec['deployment']} every {spec['every']} over {spec['window']} — "
-        f"{last}{upcoming}; {monitor['alerts']} alert(s), cooldown {spec['cooldown']}{started}"
+        f"{last}{upcoming}; {monitor['alerts']} alert(s), cooldown {spec['cooldown']}{started}{watching}"
     )
 
 
@@ -98,6 +99,23 @@ def _check(controller: Controller, order: StandingOrder) -> StandingOutcome:
     return StandingOutcome(order.action, [f"monitor {order.name!r}: {check_line(check)}"], check)
 
 
+def incident_lines(incident: dict[str, Any]) -> list[str]:
+    """One turn of the loop: a line per step (alert, retrain, model, review, swap, watch, rollback)."""
+    lines = []
+    for step in incident["steps"]:
+        at = f"{step['at']} " if step.get("at") else ""
+        lines.append(f"  {at}{step['step']} [{step['state']}]: {step['message']}")
+    head = incident["alert"]
+    title = f"alert {head['id']} ({head['kind']})" if head else "a swap without an alert"
+    return [title, *lines]
+
+
+def _timeline(controller: Controller, order: StandingOrder) -> StandingOutcome:
+    incidents = controller.monitor_timeline(str(order.name))
+    lines = [line for incident in incidents for line in incident_lines(incident)]
+    return StandingOutcome(order.action, lines or [f"monitor {order.name!r} has no alerts or swaps yet"], incidents)
+
+
 def _simple(call: str, said: str) -> Callable[[Controller, StandingOrder], StandingOutcome]:
     def act(controller: Controller, order: StandingOrder) -> StandingOutcome:
         view = getattr(controller, call)(str(order.name))
@@ -115,6 +133,7 @@ _ACTIONS: dict[str, Callable[[Controller, StandingOrder], StandingOutcome]] = {
     "alerts": _alerts,
     "checks": _checks,
     "check": _check,
+    "timeline": _timeline,
     "pause": _simple("pause_monitor", "paused"),
     "resume": _simple("resume_monitor", "resumed"),
     "delete": _simple("delete_monitor", "deleted"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from mlops_magics import tracking
 from mlops_magics.errors import InvalidInput, NotFound
 from mlops_magics.train import metrics as scoring
 from mlops_magics.train.background import WRITER
-from mlops_magics.train.run import CHALLENGER, PROFILE_ARTIFACT
+from mlops_magics.train.run import CHALLENGER, JOB_TAGS, PROFILE_ARTIFACT
 from mlops_magics.workspace import Workspace
 
 CHAMPION = "champion"
@@ -243,7 +244,13 @@ def _record(workspace: Workspace, result: ReviewResult) -> str:
         Param("metric", result.metric),
         Param("gates", json.dumps([{k: g[k] for k in ("gate", "why")} for g in result.gates])[:500]),
     ]
-    tags = [RunTag("mlops.review.passed", str(result.passed)), RunTag("mlops.review.promoted", str(result.promoted))]
+    tags = [
+        RunTag("mlops.review.passed", str(result.passed)),
+        RunTag("mlops.review.promoted", str(result.promoted)),
+        RunTag("mlops.review.summary", result.summary()[:500]),
+    ]
+    # Reviewed inside a job's run (a retrain the monitor started): the loop's record finds it by these.
+    tags += [RunTag(tag, os.environ[variable]) for variable, tag in JOB_TAGS if os.environ.get(variable)]
     client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=tags)
     client.log_text(run.info.run_id, result._repr_html_(), "review.html")
     client.set_terminated(run.info.run_id)

@@ -24,6 +24,7 @@ from mlops_magics.state.models import (
     MonitorAlertRecord,
     MonitorCheckRecord,
     MonitorRecord,
+    MonitorSwapRecord,
     ProfileRecord,
 )
 from mlops_magics.workspace import Workspace, private_folder, write_private
@@ -94,6 +95,10 @@ def _v6_monitors(conn: Connection) -> None:
     MonitorAlertRecord.__table__.create(conn)
 
 
+def _v7_monitor_swaps(conn: Connection) -> None:
+    MonitorSwapRecord.__table__.create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_clusters_and_events,
     _v2_profiles,
@@ -101,6 +106,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v4_deployment_tokens,
     _v5_jobs,
     _v6_monitors,
+    _v7_monitor_swaps,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

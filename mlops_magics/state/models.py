@@ -176,3 +176,23 @@ class MonitorAlertRecord(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     job: Mapped[str | None] = mapped_column(String(64), nullable=True)
     run: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class MonitorSwapRecord(Base):
+    """A model swap of a monitored deployment, watched by the monitor: the new version's first window against the
+    previous version's, kept or rolled back; linked to the alert whose retrain run trained the new version."""
+
+    __tablename__ = "monitor_swaps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor: Mapped[str] = mapped_column(String(64), index=True)
+    deployment: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(256))
+    version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    previous_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    swapped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(String(32), default="watching")  # watching, kept, rolled back
+    message: Mapped[str] = mapped_column(Text, default="")
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    review: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the review that let it in: run id, summary

@@ -22,6 +22,8 @@ from mlops_magics.train.tracker import Tracker, dumps
 
 CHALLENGER = "challenger"
 PROFILE_ARTIFACT = "profile/profile.json"
+# A run inside a job's run says which (the controller puts both in the run's environment).
+JOB_TAGS = (("MLOPS_JOB", "mlops.job"), ("MLOPS_RUN", "mlops.job_run"))
 # The model's predictions on its training data, profiled: the reference of the monitor's prediction drift.
 PREDICTIONS_ARTIFACT = "profile/predictions.json"
 
@@ -135,7 +137,7 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
     if request.notebook:
         tags["mlflow.source.name"] = request.notebook
     # Trained inside a job's run: the run says which (the controller puts both in the run's environment).
-    for variable, tag in (("MLOPS_JOB", "mlops.job"), ("MLOPS_RUN", "mlops.job_run")):
+    for variable, tag in JOB_TAGS:
         if os.environ.get(variable):
             tags[tag] = os.environ[variable]
     prints = {}

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ class DeploymentSupervisor:
         # Model deployments fork from a warm process that has their imports done (MLOPS_SERVING_TEMPLATE=0: off);
         # the controller starts it before its own imports.
         self._template = template or ServingTemplate(workspace)
+        # Called after each swap that is not a rollback: (name, model, version now, version before).
+        self.swap_listeners: list[Callable[[str, str, str | None, str | None], None]] = []
 
     def _lock(self, name: str) -> threading.RLock:
         """One lock per deployment: acting on one (seconds, to start or swap) never blocks another, or a view."""
@@ -296,7 +299,18 @@ class DeploymentSupervisor:
             raise Conflict(f"deployment {name!r} is running ({current.describe()}); stop it first, or deploy a model to swap in")
         return self.swap(name, spec.model)
 
-    def swap(self, name: str, model: str) -> dict[str, Any]:
+    def swap(self, name: str, model: str, rollback: bool = False) -> dict[str, Any]:
+        """Swap the deployment's model without a failed request; tell the swap's listeners (not of a rollback)."""
+        view, before = self._swap(name, model)
+        if not rollback:
+            for listener in self.swap_listeners:
+                try:
+                    listener(name, model, view.get("version"), before)
+                except Exception:
+                    log.exception("deployment %s: a swap listener failed", name)
+        return view
+
+    def _swap(self, name: str, model: str) -> tuple[dict[str, Any], str | None]:
         with self._lock(name):
             view = self.get(name)
             running = self._running.get(name)
@@ -313,7 +327,7 @@ class DeploymentSupervisor:
                         record = self._record(session, name)
                         record.spec = {**record.spec, "model": model}
                     self._event("deployment.swap", name, f"{state.get('previous_model')} -> {model}")
-                    return self.get(name)
+                    return self.get(name), view.get("version")
                 if state.get("error") and "swap failed" in state["error"]:
                     raise MLOpsError(state["error"])
                 time.sleep(0.1)
@@ -326,7 +340,7 @@ class DeploymentSupervisor:
         previous = state.get("previous_uri") or state.get("previous_model")  # a state file from before pinning
         if not previous:
             raise Conflict(f"deployment {name!r} has no previous model to roll back to")
-        return self.swap(name, pinned_spec(previous))
+        return self.swap(name, pinned_spec(previous), rollback=True)
 
     # --- tokens --------------------------------------------------------------------------------------
     def _keep_token(self, name: str, token: str) -> str:

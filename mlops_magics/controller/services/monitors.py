@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import names
 from mlops_magics.api.monitors import CHECKS_KEPT, AlertKind, MonitorSpec
+from mlops_magics.controller.services.swap_watch import SwapWatch
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
 from mlops_magics.monitor.performance import Limit, limits_from
 from mlops_magics.monitor.thresholds import Thresholds
@@ -100,6 +101,7 @@ class MonitorSupervisor:
         self._closing = False
         self._checking: set[str] = set()
         self._thread: threading.Thread | None = None
+        self._swaps = SwapWatch(workspace, sessions, rollback=lambda deployment: deployments.rollback(deployment))
 
     # --- records -------------------------------------------------------------------------------------------
     def _monitor(self, session: Session, name: str) -> MonitorRecord:
@@ -133,6 +135,7 @@ class MonitorSupervisor:
             "alerts": int(alerts or 0),
             "checks": int(checks or 0),
             "created_at": _iso(record.created_at),
+            "watching": self._swaps.watching(session, record.name),
         }
 
     @staticmethod
@@ -178,6 +181,15 @@ class MonitorSupervisor:
                 .limit(CHECKS_KEPT)
             )
             return [self._check_view(r) for r in session.scalars(query)]
+
+    def timeline(self, name: str) -> list[dict[str, Any]]:
+        names.monitor_name(name)
+        self.get(name)
+        return self._swaps.timeline(name)
+
+    def swapped(self, deployment: str, model: str, version: str | None, previous_version: str | None) -> None:
+        """The deployments' word that ``deployment`` swapped its model (not a rollback): its monitors watch it."""
+        self._swaps.swapped(deployment, model, version, previous_version)
 
     def alerts(self) -> list[dict[str, Any]]:
         with self._sessions() as session:
@@ -291,7 +303,9 @@ class MonitorSupervisor:
                 first = (str(exc).strip().splitlines() or [""])[0][:300]
                 reason = f"the check failed: {type(exc).__name__}: {first}; the controller's log has the details"
                 verdict, details, rows = "error", {"error": reason}, 0
-            return self._record(name, spec, verdict, reason, details, rows)
+            view = self._record(name, spec, verdict, reason, details, rows)
+            self._judge_swap(name, spec)
+            return view
         finally:
             with self._lock:
                 self._checking.discard(name)
@@ -335,6 +349,24 @@ class MonitorSupervisor:
         for alert_id, kind, message in raised:
             self._act(name, spec, alert_id, kind, message, details)
         return view
+
+    def _judge_swap(self, name: str, spec: MonitorSpec) -> None:
+        """A swap being watched: judged on the request log as it is now; a rollback is an alert (no cooldown)."""
+        try:
+            ended = self._swaps.judge(name, spec)
+        except Exception:
+            log.exception("monitor %s: judging the swap failed", name)
+            return
+        if ended is None or ended[0].state != "rolled back":
+            return
+        record, _ = ended
+        with self._sessions.begin() as session:
+            alert = MonitorAlertRecord(
+                monitor=name, deployment=spec.deployment, kind=AlertKind.ROLLBACK.value, message=record.message
+            )
+            session.add(alert)
+            self._event(session, "monitor.alert", name, f"rollback: {record.message}")
+        self._notify(name, spec, AlertKind.ROLLBACK, record.message)
 
     @staticmethod
     def _cooling(session: Session, name: str, kind: AlertKind, now: datetime, cooldown_s: int) -> bool:

@@ -367,32 +367,6 @@ def _prediction_drift(workspace: Workspace, served: Served, data: WindowData, th
     return feature_drift(PREDICTION, column, current.columns.get(PREDICTION), thresholds)
 
 
-def served_reference(workspace: Workspace, deployment: str, controller: Controller | None = None) -> dict[str, Any]:
-    """What ``deployment`` serves, as a retrain's reference: model, version, run id, URI, the training data's
-    fingerprint (``%%train`` logs its SHA-256) and where its training profile is."""
-    from mlops_magics import tracking
-    from mlops_magics.train.run import PROFILE_ARTIFACT
-
-    if controller is None:
-        from mlops_magics.controller.client import Controller
-
-        controller = Controller(workspace, notify=lambda line: None)
-    served = _served(workspace, controller.deployment(deployment))
-    reference: dict[str, Any] = {
-        "model": served.model,
-        "version": served.version,
-        "run_id": served.run_id,
-        "model_uri": served.model_uri,
-        "profile": f"runs:/{served.run_id}/{PROFILE_ARTIFACT}",
-    }
-    try:
-        tags = tracking.mlflow_for(workspace).MlflowClient().get_run(served.run_id).data.tags
-    except Exception:
-        return reference
-    reference["data_sha256"] = tags.get("mlops.data.train.sha256")
-    return reference
-
-
 def _run_metrics(workspace: Workspace, served: Served) -> tuple[dict[str, float], str | None]:
     """The metrics the served version's run logged, and its task (classification or regression)."""
     from mlops_magics import tracking

@@ -95,6 +95,33 @@ def _start(since: str | float | datetime | None, now: float) -> float:
         ) from None
 
 
+def served_reference(workspace: Workspace, deployment: str, controller: Any = None) -> dict[str, Any]:
+    """What ``deployment`` serves, as a retrain's reference: model, version, run id, URI, the training data's
+    fingerprint (``%%train`` logs its SHA-256) and where its training profile is."""
+    from mlops_magics import tracking
+    from mlops_magics.monitor.check import _served
+    from mlops_magics.train.run import PROFILE_ARTIFACT
+
+    if controller is None:
+        from mlops_magics.controller.client import Controller
+
+        controller = Controller(workspace, notify=lambda line: None)
+    served = _served(workspace, controller.deployment(deployment))
+    reference: dict[str, Any] = {
+        "model": served.model,
+        "version": served.version,
+        "run_id": served.run_id,
+        "model_uri": served.model_uri,
+        "profile": f"runs:/{served.run_id}/{PROFILE_ARTIFACT}",
+    }
+    try:
+        tags = tracking.mlflow_for(workspace).MlflowClient().get_run(served.run_id).data.tags
+    except Exception:
+        return reference
+    reference["data_sha256"] = tags.get("mlops.data.train.sha256")
+    return reference
+
+
 def training_set(
     deployment: str,
     since: str | float | datetime | None = None,
@@ -103,8 +130,6 @@ def training_set(
 ) -> TrainingSet:
     """The labelled rows ``deployment`` served since ``since`` (a duration back from now, an ISO time, epoch
     seconds; None: all of its log), and the reference of the version it serves."""
-    from mlops_magics.monitor.check import served_reference
-
     workspace = workspace or Workspace.current()
     now = time.time()
     start = _start(since, now)

@@ -16,9 +16,12 @@ __all__ = ["__version__", "training_set"]
 def training_set(deployment: str, since: Any = None) -> Any:
     """A retrain's new training set: ``deployment``'s logged requests joined with their feedback labels since
     ``since`` (7d, an ISO time), and the reference of the version it serves (``monitor.training``)."""
+    from mlops_magics.controller.client import Controller
     from mlops_magics.monitor.training import training_set as read
+    from mlops_magics.workspace import Workspace
 
-    return read(deployment, since)
+    workspace = Workspace.current()
+    return read(workspace, Controller(workspace, notify=lambda line: None), deployment, since)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -120,11 +120,11 @@ def test_drift_retrains_passes_the_gate_swaps_without_a_failed_request_then_a_wo
     wait_labels(folder, 300)
 
     # the new training set, in one call: the labelled requests, and what the deployment serves
-    new = training_set("loans", since="1h", workspace=workspace, controller=controller)
+    new = training_set(workspace, controller, "loans", since="1h")
     assert new.rows == 300 and list(new.X.columns) == FEATURES and new.y.astype(int).tolist() == live_labels(shifted).tolist()
     assert new.reference["model"] == "loans" and new.reference["version"] == "1" and new.reference["data_sha256"]
     with pytest.raises(InvalidInput, match="give a duration"):
-        training_set("loans", since="last tuesday", workspace=workspace, controller=controller)
+        training_set(workspace, controller, "loans", since="last tuesday")
 
     notebook(
         workspace.root / "retrain.ipynb",

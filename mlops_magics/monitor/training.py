@@ -1,7 +1,7 @@
 """The new training set of a retrain, in one call: a deployment's logged requests joined with their feedback labels
 since a time, and the reference of the training data of the version it serves (the champion's).
 
-    from mlops_magics.monitor.training import training_set
+    from mlops_magics import training_set
     new = training_set("cancer", since="7d")       # new.X, new.y: the labelled rows; new.reference: the champion's
     X_train, y_train = new.combined(X_old, y_old)   # the old training data with the new rows after it
 
@@ -17,7 +17,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor.feedback import read_feedback
 from mlops_magics.monitor.window import Skipped, Window, read_window
 from mlops_magics.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlops_magics.controller.client import Controller
 
 
 @dataclass
@@ -95,17 +98,13 @@ def _start(since: str | float | datetime | None, now: float) -> float:
         ) from None
 
 
-def served_reference(workspace: Workspace, deployment: str, controller: Any = None) -> dict[str, Any]:
+def served_reference(workspace: Workspace, deployment: str, controller: Controller) -> dict[str, Any]:
     """What ``deployment`` serves, as a retrain's reference: model, version, run id, URI, the training data's
     fingerprint (``%%train`` logs its SHA-256) and where its training profile is."""
     from mlops_magics import tracking
     from mlops_magics.monitor.check import _served
     from mlops_magics.train.run import PROFILE_ARTIFACT
 
-    if controller is None:
-        from mlops_magics.controller.client import Controller
-
-        controller = Controller(workspace, notify=lambda line: None)
     served = _served(workspace, controller.deployment(deployment))
     reference: dict[str, Any] = {
         "model": served.model,
@@ -123,14 +122,10 @@ def served_reference(workspace: Workspace, deployment: str, controller: Any = No
 
 
 def training_set(
-    deployment: str,
-    since: str | float | datetime | None = None,
-    workspace: Workspace | None = None,
-    controller: Any = None,
+    workspace: Workspace, controller: Controller, deployment: str, since: str | float | datetime | None = None
 ) -> TrainingSet:
     """The labelled rows ``deployment`` served since ``since`` (a duration back from now, an ISO time, epoch
-    seconds; None: all of its log), and the reference of the version it serves."""
-    workspace = workspace or Workspace.current()
+    seconds; None: all of its log), and the reference of the version it serves (asked of ``controller``)."""
     now = time.time()
     start = _start(since, now)
     reference = served_reference(workspace, deployment, controller)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import names
 from mlops_magics.api.monitors import CHECKS_KEPT, AlertKind, MonitorSpec
-from mlops_magics.controller.services.swap_watch import SwapWatch
+from mlops_magics.controller.services.swap_watch import SwapWatch, alert_view
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
 from mlops_magics.monitor.performance import Limit, limits_from
 from mlops_magics.monitor.thresholds import Thresholds
@@ -149,19 +149,6 @@ class MonitorSupervisor:
             "details": record.details,
         }
 
-    @staticmethod
-    def _alert_view(record: MonitorAlertRecord) -> dict[str, Any]:
-        return {
-            "id": record.id,
-            "monitor": record.monitor,
-            "deployment": record.deployment,
-            "kind": record.kind,
-            "message": record.message,
-            "at": _iso(record.at),
-            "job": record.job,
-            "run": record.run,
-        }
-
     # --- reading -------------------------------------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:
         with self._sessions() as session:
@@ -194,7 +181,7 @@ class MonitorSupervisor:
     def alerts(self) -> list[dict[str, Any]]:
         with self._sessions() as session:
             query = select(MonitorAlertRecord).order_by(MonitorAlertRecord.id.desc()).limit(ALERTS_SHOWN)
-            return [self._alert_view(r) for r in session.scalars(query)]
+            return [alert_view(r) for r in session.scalars(query)]
 
     # --- defining ------------------------------------------------------------------------------------------
     def _validate(self, name: str, spec: MonitorSpec) -> None:

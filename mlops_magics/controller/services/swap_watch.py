@@ -43,6 +43,19 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds")
 
 
+def alert_view(record: MonitorAlertRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "monitor": record.monitor,
+        "deployment": record.deployment,
+        "kind": record.kind,
+        "message": record.message,
+        "at": _iso(record.at),
+        "job": record.job,
+        "run": record.run,
+    }
+
+
 def _step(step: str, at: datetime | str | None, state: str, message: str) -> dict[str, Any]:
     return {"step": step, "at": at if isinstance(at, str) or at is None else _iso(at), "state": state, "message": message}
 
@@ -215,8 +228,6 @@ class SwapWatch:
     # --- the record ----------------------------------------------------------------------------------------
     def timeline(self, monitor: str) -> list[dict[str, Any]]:
         """The monitor's incidents, newest first (``INCIDENTS_SHOWN``)."""
-        from mlops_magics.controller.services.monitors import MonitorSupervisor
-
         with self._sessions() as session:
             alerts = session.scalars(
                 select(MonitorAlertRecord)
@@ -249,7 +260,7 @@ class SwapWatch:
                 swap = linked.get(alert.id)
                 if swap is not None:
                     steps += self._swap_steps(swap)
-                incident = {"alert": MonitorSupervisor._alert_view(alert), "steps": steps}
+                incident = {"alert": alert_view(alert), "steps": steps}
                 if swap is None and run is not None and run.state == RunState.SUCCEEDED.value:
                     reviews.append((incident, alert.id, run.job, run.number))
                 incidents.append((alert.at, incident))

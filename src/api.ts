@@ -44,6 +44,22 @@ export type JobTrigger = Schemas['TriggerKind'];
 /** A run's parameters over the job's: JSON values, or text typed by the notebook's defaults. */
 export type IRunRequest = Schemas['RunRequest'];
 export type IRunLog = Schemas['RunLog'];
+/** What a standing monitor checks, how often, and what its alerts start (PUT /mlops/api/monitors/{name}). */
+export type IMonitorSpec = Schemas['MonitorSpec'];
+/** A swap of the monitored deployment whose first window the monitor watches (rolled back when it is worse). */
+export type IWatching = Schemas['Watching'];
+/** A standing monitor with its last verdict, next check, and the swap it watches. */
+export type IMonitor = Schemas['Monitor'];
+/** One check of a monitor: its verdict, the alert it raised, and the whole check as `details`. */
+export type IMonitorCheck = Schemas['MonitorCheckView'];
+/** An alert a monitor raised, with the job run it started. */
+export type IAlert = Schemas['Alert'];
+export type AlertKind = Schemas['AlertKind'];
+/** One step of a turn of the loop, with when it happened (null: not yet) and how it went. */
+export type ILoopStep = Schemas['LoopStep'];
+export type LoopStepName = ILoopStep['step'];
+/** One turn of the loop: an alert (null: a swap without one) and the steps it led to. */
+export type IIncident = Schemas['Incident'];
 
 /** MLflow's run statuses (a run's `status` is a string: MLflow may add more). */
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
@@ -252,6 +268,56 @@ export class MLOpsApi {
   /** The last `lines` lines of a run's log. */
   jobRunLogs(name: string, run: number, lines = 200): Promise<IRunLog> {
     return this.request<IRunLog>(`jobs/${encodeURIComponent(name)}/runs/${run}/logs?lines=${lines}`);
+  }
+
+  /** The workspace's standing monitors with their last verdict. */
+  monitors(): Promise<IMonitor[]> {
+    return this.request<IMonitor[]>('monitors');
+  }
+
+  /** A monitor's checks, newest first. */
+  monitorChecks(name: string): Promise<IMonitorCheck[]> {
+    return this.request<IMonitorCheck[]>(`monitors/${encodeURIComponent(name)}/checks`);
+  }
+
+  /** Check now (an alert is raised as a scheduled check would); the answer comes once the check is done. */
+  checkMonitor(name: string): Promise<IMonitorCheck> {
+    return this.request<IMonitorCheck>(`monitors/${encodeURIComponent(name)}/check`, { method: 'POST' });
+  }
+
+  /** Stop its scheduled checks. */
+  pauseMonitor(name: string): Promise<IMonitor> {
+    return this.request<IMonitor>(`monitors/${encodeURIComponent(name)}/pause`, { method: 'POST' });
+  }
+
+  resumeMonitor(name: string): Promise<IMonitor> {
+    return this.request<IMonitor>(`monitors/${encodeURIComponent(name)}/resume`, { method: 'POST' });
+  }
+
+  /** Delete a monitor and its checks (its alerts stay). */
+  deleteMonitor(name: string): Promise<IMonitor> {
+    return this.request<IMonitor>(`monitors/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
+
+  /** The monitors' alerts, newest first. */
+  alerts(): Promise<IAlert[]> {
+    return this.request<IAlert[]>('alerts');
+  }
+
+  /**
+   * The monitor's incidents, newest first: each alert with the steps of the loop it started (retrain, review, swap,
+   * watch, rollback). Null where the server has no such route (404, a server older than the panel): the panel then
+   * shows no timeline.
+   */
+  async monitorTimeline(name: string): Promise<IIncident[] | null> {
+    try {
+      return await this.request<IIncident[]>(`monitors/${encodeURIComponent(name)}/timeline`);
+    } catch (error) {
+      if (error instanceof MLOpsApiError && error.status === 404) {
+        return null;
+      }
+      throw error;
+    }
   }
 
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {

@@ -5,3 +5,4 @@ import './data.css';
 import './experiments.css';
 import './jobs.css';
 import './deployments.css';
+import './monitoring.css';

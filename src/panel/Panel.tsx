@@ -10,7 +10,7 @@ import { DataSection } from './DataSection';
 import { DeploymentsSection } from './DeploymentsSection';
 import { ExperimentsSection } from './ExperimentsSection';
 import { JobsSection } from './JobsSection';
-import { EmptyState, Section } from './Section';
+import { MonitorsSection } from './MonitorsSection';
 
 export interface IPanelOptions {
   api: MLOpsApi;
@@ -27,20 +27,6 @@ export interface IPanelOptions {
   newJob: () => Promise<void>;
   /** Open a notebook in a main-area tab (a job run's executed notebook). */
   openNotebook: (path: string) => void;
-}
-
-/** The stages still to come say what will appear, and show nothing they do not have. */
-const COMING = {
-  Monitoring:
-    'Drift and performance of deployments (%monitor) will be shown here. Monitoring is not built yet in this release.'
-};
-
-function Coming(props: { title: keyof typeof COMING }): JSX.Element {
-  return (
-    <Section title={props.title} badge="not built yet" initiallyOpen={false}>
-      <EmptyState>{COMING[props.title]}</EmptyState>
-    </Section>
-  );
 }
 
 export class MLOpsPanel extends ReactWidget {
@@ -97,7 +83,11 @@ export class MLOpsPanel extends ReactWidget {
           revealJob={this.jobToShow}
         />
         <DeploymentsSection api={this.options.api} pollInterval={this.options.defaults.pollInterval} />
-        <Coming title="Monitoring" />
+        <MonitorsSection
+          api={this.options.api}
+          pollInterval={this.options.defaults.pollInterval}
+          showJob={name => this.showJobs(name)}
+        />
       </>
     );
   }

@@ -17,6 +17,7 @@ const PROFILES_URL = '/mlops/api/profiles';
 const EXPERIMENTS_URL = '/mlops/api/experiments';
 const MODELS_URL = '/mlops/api/models';
 const DEPLOYMENTS_URL = '/mlops/api/deployments';
+const MONITORS_URL = '/mlops/api/monitors';
 // Cluster start on a 2-core box takes a few seconds; leave plenty of room for a slow CI runner.
 const CLUSTER_TIMEOUT = 90 * 1000;
 // Written only on request (UPDATE_README_SCREENSHOT=1), never by CI.
@@ -90,7 +91,8 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
     await expect(panel.getByRole('button', { name: title, exact: false }).first()).toBeVisible();
     await expect(panel.locator(`section[data-section="${title}"]`)).toBeVisible();
   }
-  await expect(panel.locator('section[data-section="Monitoring"] .mlops-Section-badge')).toHaveText('not built yet');
+  // Monitoring is built: its badge counts the workspace's monitors.
+  await expect(panel.locator('section[data-section="Monitoring"] .mlops-Section-badge')).toHaveText(/^(none|\d+ monitors?)/);
   // Jobs is built: its badge counts the workspace's jobs (the jobs test may have left some).
   await expect(panel.locator('section[data-section="Jobs"] .mlops-Section-badge')).toHaveText(/^(none|\d+ jobs?)/);
   // The first poll answered: no cluster yet, so the start form is shown.
@@ -139,9 +141,16 @@ test('the panel opens from its sidebar tab with the six sections, in light and d
   await deployments.getByRole('button', { name: /^Deployments/ }).click();
   await expect(panel.locator('#mlops-section-deployments')).toHaveCount(0);
 
-  // A collapsed section opens on click and shows its empty state.
+  // A collapsed section opens on click and says what it has: no monitor in a fresh workspace.
+  const monitored = (await (await page.request.get(MONITORS_URL)).json()) as unknown[];
   await panel.getByRole('button', { name: /^Monitoring/ }).click();
-  await expect(panel.locator('#mlops-section-monitoring')).toContainText('not built yet in this release');
+  if (monitored.length === 0) {
+    await expect(panel.locator('#mlops-section-monitoring .mlops-Empty')).toContainText(
+      'No monitors: run %monitor DEPLOYMENT --every 10m in a notebook'
+    );
+  } else {
+    await expect(panel.locator('#mlops-section-monitoring .mlops-MonitorList')).toBeVisible();
+  }
 
   const light = await snapshot(panel, testInfo, 'panel-light.png');
   if (process.env.UPDATE_README_SCREENSHOT === '1') {

@@ -7,7 +7,8 @@ from typing import Literal
 import pandas as pd
 from pandas.api import types
 
-Kind = Literal["numeric", "boolean", "datetime", "categorical"]
+# "mixed": a streamed column whose chunks came with different kinds (``stream``); never planned from a dtype.
+Kind = Literal["numeric", "boolean", "datetime", "categorical", "mixed"]
 
 
 def kind_of(dtype: object) -> Kind:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlops_magics.eda.columns import Kind
 from mlops_magics.eda.content import ContentEvidence, evidence_of
-from mlops_magics.eda.sketches import DistinctSketch, Moments, QuantileSummary, hash_values, sorted_unique
+from mlops_magics.eda.sketches import DistinctSketch, KllSummary, Moments, QuantileSummary, hash_values, sorted_unique
 
 CHUNK_ROWS = 250_000  # rows a partition is profiled in at a time
 TOP_KEPT = 200  # levels kept per categorical column and partition (exact when a column has fewer)
@@ -33,7 +33,7 @@ class ColumnStats:
     infinite: int = 0
     zeros: int = 0
     moments: Moments = field(default_factory=Moments)
-    summary: QuantileSummary = field(default_factory=QuantileSummary.empty)
+    summary: QuantileSummary | KllSummary = field(default_factory=QuantileSummary.empty)  # KLL when streamed
     distinct: DistinctSketch | None = None
     top: Counter = field(default_factory=Counter)  # categorical and boolean levels -> rows
     top_complete: bool = True  # False once a partition had more levels than were kept
@@ -188,7 +188,7 @@ def _levels(series: pd.Series, stats: ColumnStats) -> np.ndarray:
         keep = np.argpartition(counts, -TOP_KEPT)[-TOP_KEPT:]
     else:
         keep = np.arange(len(uniques))
-    stats.top = Counter({_level_key(uniques[i]): int(counts[i]) for i in keep})
+    stats.top = Counter({level_key(uniques[i]): int(counts[i]) for i in keep})
     unique_hashes = hash_values(uniques) if len(uniques) else np.empty(0, dtype=np.uint64)
     stats.distinct = DistinctSketch.of_hashes(unique_hashes)
     if stats.kind == "boolean":
@@ -200,7 +200,7 @@ def _levels(series: pd.Series, stats: ColumnStats) -> np.ndarray:
     return row_hashes
 
 
-def _level_key(value: object) -> str | bool | int | float:
+def level_key(value: object) -> str | bool | int | float:
     return value if isinstance(value, (str, bool, int, float)) else str(value)
 
 
@@ -217,7 +217,7 @@ def partition_stats(frame: pd.DataFrame, kinds: dict[str, Kind], sample_rows: in
         stats = ColumnStats(kind=kind, dtype=str(series.dtype), rows=len(series))
         if kind == "numeric":
             column = numeric_names.index(name)
-            matrix[:, column] = _as_float(series, stats.dtype)
+            matrix[:, column] = as_float(series, stats.dtype)
             hashes = _numeric(matrix[:, column], stats)
         elif kind == "datetime":
             hashes = _datetime(series, stats)
@@ -270,7 +270,7 @@ def _memory(frame: pd.DataFrame, sample: pd.DataFrame) -> int:
     return int(shallow.drop(objects).sum() + deep)
 
 
-def _as_float(series: pd.Series, dtype: str) -> np.ndarray:
+def as_float(series: pd.Series, dtype: str) -> np.ndarray:
     if dtype.startswith("timedelta"):
         series = series.dt.total_seconds()
     return series.to_numpy(dtype=np.float64, na_value=np.nan)

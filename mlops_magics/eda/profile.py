@@ -2,6 +2,12 @@
 
 A profile is also a model's drift baseline: each numeric column keeps a compact quantile summary and each
 categorical column its level counts, which ``compare`` (and the monitor) test new data against.
+
+A column's ``summary`` is written in one form whatever sketch made it: ``{"values": [...], "weights": [...]}``, the
+kept values in ascending order and the rows each stands for (``QuantileSummary.to_dict``). The one pass keeps its
+own points (``BASELINE_POINTS`` of them in a saved profile); a streamed profile (``stream``) writes the retained
+items of its KLL sketches, each weighted by the rows it stands for. Readers (``compare``, the monitor's drift) read
+that form only, so profiles saved by every version of format 1 load and compare alike.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from mlops_magics.eda.partition import (
     combine_pearson,
     combine_samples,
 )
-from mlops_magics.eda.sketches import QuantileSummary, sorted_unique
+from mlops_magics.eda.sketches import KllSummary, QuantileSummary, sorted_unique
 from mlops_magics.eda.target import relation_to_target
 
 FORMAT_VERSION = 1
@@ -40,7 +46,7 @@ def _clean(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def _histogram(stats: ColumnStats) -> dict[str, list[float]]:
+def _histogram(stats: ColumnStats, summary: QuantileSummary) -> dict[str, list[float]]:
     low, high = stats.moments.minimum, stats.moments.maximum
     if not np.isfinite(low):
         return {"edges": [], "counts": []}
@@ -51,14 +57,16 @@ def _histogram(stats: ColumnStats) -> dict[str, list[float]]:
         edges = np.arange(low, high + 2) - 0.5
     else:
         edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    return {"edges": edges.tolist(), "counts": stats.summary.histogram(edges).tolist()}
+    return {"edges": edges.tolist(), "counts": summary.histogram(edges).tolist()}
 
 
 def _plain(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def _column(name: str, stats: ColumnStats) -> dict[str, Any]:
+def describe_column(name: str, stats: ColumnStats, points: int | None = BASELINE_POINTS) -> dict[str, Any]:
+    """A column of the profile from its statistics; ``points``: quantile points its summary keeps (None: all)."""
+    summary = stats.summary.points() if isinstance(stats.summary, KllSummary) else stats.summary
     count = stats.rows - stats.missing
     distinct = stats.distinct.estimate if stats.distinct is not None else 0
     column: dict[str, Any] = {
@@ -73,21 +81,19 @@ def _column(name: str, stats: ColumnStats) -> dict[str, Any]:
     }
     if stats.kind in ("numeric", "datetime"):
         m = stats.moments
-        quantiles = stats.summary.quantiles(list(QUANTILES.values()))
+        quantiles = summary.quantiles(list(QUANTILES.values()))
         column.update(
             mean=_clean(m.mean) if m.n else None,
             std=_clean(m.std),
             min=_clean(m.minimum),
             max=_clean(m.maximum),
             quantiles={k: _clean(v) for k, v in zip(QUANTILES, quantiles, strict=True)},
-            histogram=_histogram(stats),
-            summary=stats.summary.compressed(BASELINE_POINTS).to_dict(),
+            histogram=_histogram(stats, summary),
+            summary=(summary if points is None else summary.compressed(points)).to_dict(),
         )
     if stats.kind == "numeric":
         m = stats.moments
-        integer_valued = bool(m.n) and all(
-            float(v).is_integer() for v in stats.summary.values[:: max(1, stats.summary.values.size // 64)]
-        )
+        integer_valued = bool(m.n) and all(float(v).is_integer() for v in summary.values[:: max(1, summary.values.size // 64)])
         column.update(
             sum=_clean(m.total),
             skew=_clean(m.skew),
@@ -199,7 +205,7 @@ def build(
 ) -> Profile:
     rows = sum(p.rows for p in parts)
     merged = {name: combine_columns([p.columns[name] for p in parts]) for name in kinds} if parts else {}
-    columns = {name: _column(name, stats) for name, stats in merged.items()}
+    columns = {name: describe_column(name, stats) for name, stats in merged.items()}
     summaries: dict[str, QuantileSummary] = {n: s.summary for n, s in merged.items() if s.kind == "numeric"}
     hashes = np.concatenate([p.row_hashes for p in parts]) if parts else np.empty(0, dtype=np.uint64)
     duplicates = int(hashes.size - sorted_unique(hashes).size) if kinds else 0

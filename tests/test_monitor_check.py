@@ -205,11 +205,22 @@ def test_the_window_reads_newest_segments_first_and_stops_once_covered(tmp_path:
     segment("old", 7200, ["1"] * 5)
     segment("middle", 600, ["1"] * 3)
     segment("new", 60, ["1", "2", "2", "2"])
-    last_hour = read_window(tmp_path, Window.parse("1h"), version="2", now=now)
-    assert last_hour.segments_read == 2 and last_hour.rows == 3 and last_hour.other_versions == 4
-    assert list(last_hour.inputs.columns) == ["x"] and set(last_hour.traffic.model_version) == {"2"}
-    last_rows = read_window(tmp_path, Window.parse("6"), now=now)
-    assert last_rows.segments_read == 2 and last_rows.rows == 6
-    assert list(last_rows.traffic.request_id) == ["middle-1", "middle-2", "new-0", "new-1", "new-2", "new-3"]
-    everything = read_window(tmp_path, Window.parse("2d"), now=now)
-    assert everything.rows == 12 and everything.skipped == [] and read_window(tmp_path / "none", Window.parse("5")).rows == 0
+    # every row labelled: the rows of the window that the performance join gets are the window's rows
+    labels = pd.DataFrame(
+        {"request_id": [f"{n}-{i}" for n, rows in (("old", 5), ("middle", 3), ("new", 4)) for i in range(rows)]}
+    )
+    labels["row"] = 0
+    for again in (False, True):  # the second time from the summaries kept beside the segments
+        last_hour = read_window(tmp_path, Window.parse("1h"), version="2", now=now, labels=labels)
+        assert last_hour.segments_read == 2 and last_hour.rows == 3 and last_hour.other_versions == 4
+        assert list(last_hour.summary.inputs) == ["x"] and sorted(last_hour.traffic.request_id) == ["new-1", "new-2", "new-3"]
+        assert last_hour.summary.requests == 3 and last_hour.since == now - 3600
+        last_rows = read_window(tmp_path, Window.parse("6"), now=now, labels=labels)
+        assert last_rows.segments_read == 2 and last_rows.rows == 6 and last_rows.since == pytest.approx(now - 601)
+        assert sorted(last_rows.traffic.request_id) == ["middle-1", "middle-2", "new-0", "new-1", "new-2", "new-3"]
+        x = last_rows.profile().column("x")
+        assert (x["min"], x["max"], x["mean"]) == (0.0, 3.0, 1.5)  # middle's x 1, 2 and new's 0..3
+        everything = read_window(tmp_path, Window.parse("2d"), now=now)
+        assert everything.rows == 12 and everything.skipped == [] and read_window(tmp_path / "none", Window.parse("5")).rows == 0
+        kept = sorted(p.name for p in (tmp_path / ".summaries").iterdir())
+        assert kept == [f"requests-{name}.parquet.json" for name in ("middle", "new", "old")], again

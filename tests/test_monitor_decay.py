@@ -20,6 +20,7 @@ from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor.check import NO_REFERENCE_PREDICTIONS, MonitorOrder, carry_out, check
 from mlops_magics.monitor.feedback import read_feedback
 from mlops_magics.monitor.performance import Limit, limits_from, performance
+from mlops_magics.monitor.summary import RequestSummary
 from mlops_magics.monitor.window import Window, WindowData
 from mlops_magics.train.run import PREDICTIONS_ARTIFACT, prediction_frame
 from tests.test_monitor_check import draw, loans_deployed, register, wait_logged
@@ -231,7 +232,7 @@ def test_regression_performance_beside_the_eval_metrics() -> None:
     )
     traffic.loc[0, "status"] = 500  # a failed request: no prediction, not scored
     traffic.loc[0, "prediction"] = np.nan
-    data = WindowData(Window.parse("1h"), pd.DataFrame(index=range(rows)), traffic)
+    data = WindowData(Window.parse("1h"), RequestSummary(rows=rows), traffic)
     labels = traffic[["request_id", "row"]].assign(label=predicted + rng.normal(0, 4, rows), time=traffic.time)
     from mlops_magics.monitor.feedback import Feedback
 

@@ -3,9 +3,10 @@ the model version it serves, plus the window's traffic (rows, error shares, late
 and its performance on the feedback labels of those requests.
 
 The reference is the profile ``%%train`` logged with the run of that version (``profile/profile.json``); the window
-is profiled with the same engine, and the two compared by ``drift_report`` from their summaries. The predictions
-are compared the same way with the profile of the model's predictions on its training data
-(``profile/predictions.json``). Performance: ``performance.performance``.
+is summarised segment by segment into a profile of the same form (``window``: bounded memory, whatever its size),
+and the two compared by ``drift_report`` from their summaries. The predictions are compared the same way with the
+profile of the model's predictions on its training data (``profile/predictions.json``). Performance:
+``performance.performance``, on the window's rows that have a feedback label.
 
 The overall verdict, first that applies: "decay" (a metric past its ``--min``/``--max`` limit: the model is
 measurably worse, whatever the inputs do), "drift" (a feature or the predictions), "schema change", "no drift",
@@ -22,15 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlops_magics.errors import InvalidInput, NotFound
 from mlops_magics.monitor.drift import FeatureDrift, feature_drift
 from mlops_magics.monitor.feedback import read_feedback
 from mlops_magics.monitor.performance import Limit, Performance, limits_from, performance
 from mlops_magics.monitor.report import DriftReport, drift_report
 from mlops_magics.monitor.thresholds import Thresholds
-from mlops_magics.monitor.window import Skipped, Window, WindowData, read_window
+from mlops_magics.monitor.window import Skipped, Window, WindowData, plan_window
 from mlops_magics.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -267,15 +266,18 @@ def check(
     served = _served(workspace, controller.deployment(deployment))
     reference = _training_profile(workspace, served)
     checked = _features(workspace, served, reference, features)
-    data = read_window(workspace.requests / deployment, window, served.version)
-    current = _profile(data) if data.rows else None
+    folder = workspace.requests / deployment
+    planned = plan_window(folder, window)
+    # The labels first, so that of the window's rows only those with a label are kept for the join.
+    feedback = read_feedback(folder, planned.since) if planned.parts else None
+    data = planned.read(served.version, feedback.labels if feedback is not None else None)
+    current = data.profile() if data.rows else None
     report = drift_report(reference, current, checked, thresholds)
     predictions = _prediction_drift(workspace, served, data, thresholds)
     metrics, task = _run_metrics(workspace, served)
-    feedback = read_feedback(workspace.requests / deployment, data.since) if data.rows else None
     found = (
         performance(data, feedback, metrics, task, limits)
-        if feedback is not None
+        if feedback is not None and data.rows
         else Performance("not enough feedback", "not enough feedback (0 labelled rows): no requests in the window", 0)
     )
     verdict, reason, findings = _overall(report, predictions, found)
@@ -290,7 +292,7 @@ def check(
         prediction_drift=predictions,
         performance=found,
         rows=data.rows,
-        requests=int(data.traffic["request_id"].nunique()) if data.rows else 0,
+        requests=data.summary.requests,
         **_traffic(data),
         reference_run=served.run_id,
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -350,20 +352,12 @@ def _prediction_drift(workspace: Workspace, served: Served, data: WindowData, th
         return FeatureDrift(PREDICTION, "unknown", "not comparable", NO_REFERENCE_PREDICTIONS)
     column = reference.columns.get(PREDICTION)
     kind = column["kind"] if column is not None else "unknown"
-    traffic = data.traffic
-    answered = traffic[(traffic["status"].astype(int) < 400) & traffic["prediction"].notna()]["prediction"]
-    if not len(answered):
-        return FeatureDrift(PREDICTION, kind, "no data", "no answered requests in the window")
-    if answered.map(lambda p: isinstance(p, (list, dict, np.ndarray))).any():
+    if data.summary.prediction_lists:
         reason = "the predictions are lists (several outputs per row): not compared"
         return FeatureDrift(PREDICTION, kind, "not comparable", reason)
-    values = answered.reset_index(drop=True)
-    integers = column is not None and str(column.get("dtype", "")).startswith("int")
-    if integers and values.dtype.kind == "f" and np.all(np.mod(values.to_numpy(), 1) == 0):
-        values = values.astype("int64")  # labels logged beside a failed request's NaN: integers again
-    from mlops_magics.eda import profile
-
-    current = profile(values.to_frame(PREDICTION), title="predictions", progress=False)
+    current = data.summary.predictions_profile()
+    if current is None:
+        return FeatureDrift(PREDICTION, kind, "no data", "no answered requests in the window")
     return feature_drift(PREDICTION, column, current.columns.get(PREDICTION), thresholds)
 
 
@@ -437,21 +431,14 @@ def _features(workspace: Workspace, served: Served, reference: Profile, asked: S
     return list(reference.columns)[:-1]
 
 
-def _profile(data: WindowData) -> Profile:
-    from mlops_magics.eda import profile
-
-    return profile(data.inputs, title=f"requests, {data.window.describe()}", progress=False)
-
-
 def _traffic(data: WindowData) -> dict[str, float | None]:
     if not data.rows:
         return dict.fromkeys(("error_rate", "client_error_rate", "latency_p50_ms", "latency_p95_ms"))
-    status = data.traffic["status"].to_numpy()
-    per_request = data.traffic.drop_duplicates("request_id")["latency_ms"].to_numpy(dtype=np.float64)
-    p50, p95 = np.percentile(per_request, [50, 95])
+    summary = data.summary
+    latency = summary.latency_percentiles()
     return {
-        "error_rate": float(np.mean(status >= 500)),
-        "client_error_rate": float(np.mean((status >= 400) & (status < 500))),
-        "latency_p50_ms": float(p50),
-        "latency_p95_ms": float(p95),
+        "error_rate": summary.server_errors / summary.rows,
+        "client_error_rate": summary.client_errors / summary.rows,
+        "latency_p50_ms": latency[0] if latency else None,
+        "latency_p95_ms": latency[1] if latency else None,
     }

@@ -19,7 +19,7 @@ import pandas as pd
 
 from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor.feedback import Feedback
-from mlops_magics.monitor.window import Skipped, WindowData
+from mlops_magics.monitor.window import Skipped, WindowData, WindowRows
 from mlops_magics.train.direction import HIGHER_IS_BETTER
 
 MIN_LABELLED = 30
@@ -112,7 +112,7 @@ class Performance:
 
 
 def performance(
-    data: WindowData,
+    data: WindowData | WindowRows,
     feedback: Feedback,
     run_metrics: Mapping[str, float],
     task: str | None = None,
@@ -164,13 +164,14 @@ def _crossing(metric: MetricResult) -> str:
     return f"{metric.metric} {metric.value:.4g} {side} {limit.value:g}{beside}"
 
 
-def _joined(data: WindowData, feedback: Feedback) -> pd.DataFrame | str:
+def _joined(data: WindowData | WindowRows, feedback: Feedback) -> pd.DataFrame | str:
     """The window's answered rows that have a label: request_id, row, prediction, label; or why there are none."""
     traffic = data.traffic
-    if not len(traffic):
+    if not data.rows:
         return "not enough feedback (0 labelled rows): no requests in the window"
     answered = traffic[(traffic["status"].astype(int) < 400) & traffic["prediction"].notna()]
-    if answered["prediction"].map(lambda p: isinstance(p, (list, dict, np.ndarray))).any():
+    lists = answered["prediction"].map(lambda p: isinstance(p, (list, dict, np.ndarray))).any()
+    if lists or data.prediction_lists:
         return "predictions are lists (several outputs per row): not scored against labels"
     answered = answered[["request_id", "row", "prediction"]].astype({"request_id": str, "row": "int64"})
     labels = feedback.labels[feedback.labels["label"].notna()]

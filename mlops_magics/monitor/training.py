@@ -23,7 +23,7 @@ import pandas as pd
 
 from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor.feedback import read_feedback
-from mlops_magics.monitor.window import Skipped, Window, read_window
+from mlops_magics.monitor.window import Skipped, Window, read_rows
 from mlops_magics.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -130,8 +130,10 @@ def training_set(
     start = _start(since, now)
     reference = served_reference(workspace, deployment, controller)
     elapsed = max(1.0, now - start)
-    data = read_window(workspace.requests / deployment, Window(f"{int(elapsed)}s", seconds=elapsed), now=now)
     feedback = read_feedback(workspace.requests / deployment, start)
+    # Only the labelled rows are kept as the log is read: memory holds the training set, not the whole log.
+    labelled = feedback.labels[feedback.labels["label"].notna()]
+    data = read_rows(workspace.requests / deployment, Window(f"{int(elapsed)}s", seconds=elapsed), now=now, labels=labelled)
     traffic = data.traffic.reset_index(drop=True)
     rows = data.inputs.reset_index(drop=True).assign(_request_id=traffic["request_id"].astype(str))
     rows = rows.assign(_row=traffic["row"].astype("int64"), _status=traffic["status"].astype(int))

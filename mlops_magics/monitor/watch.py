@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mlops_magics.monitor.feedback import read_feedback
+from mlops_magics.monitor.feedback import Feedback, read_feedback
 from mlops_magics.monitor.performance import MIN_LABELLED, performance
-from mlops_magics.monitor.window import Window, WindowData, read_window
+from mlops_magics.monitor.window import Window, WindowData, WindowRows, plan_window, read_rows
 from mlops_magics.train.direction import HIGHER_IS_BETTER
 
 MIN_ROWS = 50
@@ -77,12 +77,17 @@ def judge(
     now = time.time() if now is None else now
     elapsed = max(1, int(now - swapped_at) + 1)
     since = Window(f"{elapsed}s", seconds=elapsed)
-    new_data = read_window(folder, since, version, now=now)
+    # The new version's rows since the swap (about one window: the watch ends once it is complete), in order, so
+    # that its first N rows can be taken; the previous window summarised, as a check reads it (bounded memory).
+    new_data = read_rows(folder, since, version, now=now)
     if window.rows is not None:
-        new_data = _first_rows(new_data, window.rows)
-    previous_data = read_window(folder, window, previous_version, now=swapped_at)
-    new = _side(folder, new_data, version, swapped_at, run_metrics or {}, task)
-    previous = _side(folder, previous_data, previous_version, previous_data.since, run_metrics or {}, task)
+        new_data = new_data.head(window.rows)
+    planned = plan_window(folder, window, now=swapped_at)
+    previous_feedback = read_feedback(folder, planned.since) if planned.parts else None
+    previous_data = planned.read(previous_version, previous_feedback.labels if previous_feedback is not None else None)
+    new_feedback = read_feedback(folder, swapped_at) if new_data.rows else None
+    new = _side(new_data, version, new_feedback, run_metrics or {}, task)
+    previous = _side(previous_data, previous_version, previous_feedback, run_metrics or {}, task)
     reasons = _worse(previous, new, margin)
     if reasons:
         message = f"v{version} is worse than v{previous_version}: " + "; ".join(reasons)
@@ -98,23 +103,19 @@ def judge(
     return Judgement("watching", f"watching v{version}'s first window: {_figures(previous, new)}", previous, new)
 
 
-def _first_rows(data: WindowData, rows: int) -> WindowData:
-    if data.rows <= rows:
-        return data
-    data.inputs = data.inputs.head(rows)
-    data.traffic = data.traffic.head(rows)
-    return data
-
-
 def _side(
-    folder: Path, data: WindowData, version: str | None, since: float | None, run_metrics: Mapping[str, float], task: str | None
+    data: WindowData | WindowRows,
+    version: str | None,
+    feedback: Feedback | None,
+    run_metrics: Mapping[str, float],
+    task: str | None,
 ) -> Side:
     if not data.rows:
         return Side(version, 0, None)
-    error_rate = float((data.traffic["status"].astype(int) >= 500).mean())
-    if since is None:
+    error_rate = data.error_rate
+    if feedback is None:
         return Side(version, data.rows, error_rate)
-    found = performance(data, read_feedback(folder, since), run_metrics, task)
+    found = performance(data, feedback, run_metrics, task)
     metric = PRIMARY.get(found.task or "")
     value = next((m.value for m in found.metrics if m.metric == metric), None)
     if value is None and found.metrics and found.task:  # the run logged no primary metric: its first one computed

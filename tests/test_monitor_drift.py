@@ -6,11 +6,15 @@ Agreement with scipy on the raw data (what the summaries of 256 points per numer
   (below that a difference of 0.0003 in the distance already moves the p-value tenfold);
 - Jensen-Shannon distance, chi-square statistic and p-value of exact counts: equal (1e-9);
 - PSI within 0.005 (or 2%) of PSI over 20 bins at the raw reference's quantiles (the edges differ a little).
+The same tolerances hold when the current side is a monitor's window folded from 200 log segments (KLL sketches).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,8 +26,10 @@ from mlops_magics.eda import Profile, profile
 from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor import FeatureDrift, Thresholds, drift_report, feature_drift
 from mlops_magics.monitor.drift import OTHER, PSI_BINS
+from mlops_magics.monitor.window import Window, read_window
 
 ROWS = 100_000
+FORMAT_1 = Path(__file__).parent / "data" / "profile-format-1.json"
 CHANNELS = ["web", "app", "store", "phone"]
 RATINGS = [1, 2, 3, 4, 5]
 
@@ -236,3 +242,67 @@ def test_results_are_json_with_the_histograms_to_plot(reference: Profile, shifte
 def test_a_bad_threshold_is_named(name: str, value: object) -> None:
     with pytest.raises(InvalidInput, match=name):
         Thresholds(**{name: value})
+
+
+def _log_segments(folder: Path, frames: list[pd.DataFrame], now: float) -> pd.DataFrame:
+    """Each frame as one request-log segment, oldest first, with the columns the serving request log writes; returns
+    the frames' rows together (the raw data of the window)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        age = len(frames) - index
+        table = frame.add_prefix("input.")
+        table.insert(0, "row", 0)
+        table.insert(0, "request_id", [f"s{index}-{i}" for i in range(len(frame))])
+        table["prediction"] = 1
+        table["latency_ms"] = 2.0
+        table["status"] = 200
+        table["time"] = pd.Timestamp(now - age, unit="s", tz="UTC")
+        table["model"] = "models:/m/1"
+        table["model_version"] = "1"
+        path = folder / f"requests-{index:04d}.parquet"
+        table.to_parquet(path)
+        os.utime(path, (now - age, now - age))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_window_folded_from_200_segments_agrees_with_scipy(
+    tmp_path: Path, reference: Profile, reference_frame: pd.DataFrame
+) -> None:
+    """The monitor's current side: 200 log segments, each summarised alone and folded into the window (200 merges of
+    each KLL sketch), while the data drifts from segment to segment (what made repeated merges of the one pass's own
+    quantile summary go wrong); then once more from the summaries kept beside the segments. The statistics agree
+    with scipy on the raw rows within the same tolerances as a profile of the rows at once."""
+    now = time.time()
+    frames = [requests(500, seed=100 + i, shift=0.6 * i / 199, visits=3.0 + 1.2 * i / 199) for i in range(200)]
+    raw = _log_segments(tmp_path, frames, now)
+    for again in (False, True):
+        window = read_window(tmp_path, Window.parse("1d"), "1", now=now)
+        assert window.segments_read == 200 and window.rows == 100_000 and window.skipped == []
+        report = drift_report(reference, window.profile())
+        assert report.drifted == ["amount", "visits"], (again, report.reason)
+        for name in ("amount", "latency"):
+            _agrees_on_numbers(report.feature(name), reference_frame[name].to_numpy(), raw[name].to_numpy())
+        for name in ("flag", "rating", "visits", "channel", "member"):
+            _agrees_on_counts(report.feature(name), reference_frame[name], raw[name])
+        assert len(list((tmp_path / ".summaries").iterdir())) == 200
+
+
+def test_a_profile_saved_in_format_1_loads_and_compares(tmp_path: Path, reference: Profile, same_frame: pd.DataFrame) -> None:
+    """``tests/data/profile-format-1.json``: the training profile of ``requests(ROWS, seed=1)`` as the first format
+    wrote it (mlops-magics at 15ea767, before the monitor's summaries moved to KLL), as ``%%train`` logs it to MLflow.
+    It loads; this version writes the same columns for the same data; and it is still the reference a window of
+    logged requests is checked against, and an ``%eda --compare`` baseline."""
+    old = Profile.load(FORMAT_1)
+    assert old.data["format"] == 1 and old.rows == ROWS
+    assert old.columns == reference.columns
+    now = time.time()
+    _log_segments(tmp_path / "same", [same_frame.iloc[i : i + 10_000] for i in range(0, ROWS, 10_000)], now)
+    same = read_window(tmp_path / "same", Window.parse("1h"), now=now)
+    assert drift_report(old, same.profile()).verdict == "no drift"
+    shifted = requests(20_000, seed=3, shift=0.3, channel_shares=(0.35, 0.3, 0.2, 0.15), visits=3.6)
+    _log_segments(tmp_path / "shifted", [shifted.iloc[i : i + 1_000] for i in range(0, 20_000, 1_000)], now)
+    window = read_window(tmp_path / "shifted", Window.parse("1h"), now=now)
+    assert drift_report(old, window.profile()).drifted == ["amount", "visits", "channel"]
+    from mlops_magics.eda.compare import compare
+
+    assert compare(old, profiled(same_frame)) is not None

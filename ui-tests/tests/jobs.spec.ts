@@ -235,13 +235,15 @@ test("the notebook toolbar's Run as job saves the notebook's edits, then makes t
   await page.filebrowser.refresh();
   await page.notebook.open(name);
   await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toHaveCount(1, { timeout: 60 * 1000 });
+  const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  // The file's content loaded into the document before it is edited (else the load could overwrite the edit).
+  await expect(notebook.locator('.jp-Cell').first()).toContainText('as saved', { timeout: 60 * 1000 });
   // An edit not saved yet: the job must run it.
   await page.evaluate(() => {
     const app = (window as any).jupyterapp;
     app.shell.currentWidget.content.widgets[0].model.sharedModel.setSource("print('as edited')");
   });
-
-  const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  await expect(notebook.locator('.jp-Cell').first()).toContainText('as edited');
   await notebook.locator('.jp-Toolbar').getByText('Run as job').click();
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog.getByLabel('Name')).toHaveValue(QUICK_JOB);

@@ -436,6 +436,10 @@ def add_monitor_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="effect-size thresholds: wasserstein (0.1), psi (0.2), jensen_shannon (0.1), p_value (0.01)",
     )
+    parser.add_argument(
+        "--tests",
+        help="the effect sizes that may flag a feature, comma-separated: wasserstein, psi, jensen_shannon (default: all)",
+    )
     parser.add_argument("--features", help="only these features, comma-separated (default: the model's inputs)")
     parser.add_argument(
         "--min",
@@ -538,10 +542,12 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
             window=args.window,
             thresholds=_pairs(args.threshold, "--threshold"),
             features=split_names(args.features) if args.features else None,
+            tests=args.tests,
             minimums=_pairs(args.min, "--min"),
             maximums=_pairs(args.max, "--max"),
         )
     from mlops_magics.api.monitors import MonitorSpec
+    from mlops_magics.monitor.thresholds import tests_from
 
     deployment = deployment_name(word)
     name = monitor_name(args.name or deployment)
@@ -556,6 +562,7 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
         "every": args.every,
         "window": args.window,
         "thresholds": thresholds,
+        "tests": list(tests_from(args.tests)) if args.tests else None,
         "features": split_names(args.features) if args.features else None,
         "on_drift": _on_alert(args.on_drift, "--on-drift"),
         "on_decay": _on_alert(args.on_decay, "--on-decay"),
@@ -571,7 +578,7 @@ def monitor_order(args: argparse.Namespace) -> MonitorOrder | StandingOrder:
     flags = {"every": "--every ", "window": "--window ", "cooldown": "--cooldown ", "notify": "--notify "}
     flags |= {"thresholds": "--threshold ", "features": "--features ", "on_drift": "--on-drift ", "on_decay": "--on-decay "}
     flags |= {"max_error_rate": "--max-error-rate ", "minimums": "--min ", "maximums": "--max "}
-    flags |= {"rollback_margin": "--rollback-margin "}
+    flags |= {"rollback_margin": "--rollback-margin ", "tests": "--tests "}
     return StandingOrder("create", name, MonitorSpec.checked(spec, lambda field: flags.get(field.split(".")[0], f"{field} ")))
 
 

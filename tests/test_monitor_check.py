@@ -173,6 +173,7 @@ def test_unknown_deployment_a_model_without_profile_and_bad_input(deployed) -> N
         (lambda: Window.parse("0"), "--window takes a duration"),
         (lambda: thresholds_from({"wasserstien": "0.2"}), "no threshold named 'wasserstien'"),
         (lambda: thresholds_from({"psi": "high"}), "--threshold psi: 'high' is not a number"),
+        (lambda: thresholds_from({}, "wasserstein,chi2"), "no drift test named 'chi2'; known: wasserstein, psi, jensen_shannon"),
         (lambda: thresholds_from({"psi": "-1"}), "threshold psi must be a positive number"),
     ):
         with pytest.raises(InvalidInput) as refused:

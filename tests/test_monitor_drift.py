@@ -22,10 +22,12 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from mlops_magics.api.monitors import MonitorSpec
 from mlops_magics.eda import Profile, profile
 from mlops_magics.errors import InvalidInput
 from mlops_magics.monitor import FeatureDrift, Thresholds, drift_report, feature_drift
 from mlops_magics.monitor.drift import OTHER, PSI_BINS
+from mlops_magics.monitor.thresholds import TESTS, thresholds_of
 from mlops_magics.monitor.window import Window, read_window
 
 ROWS = 100_000
@@ -99,6 +101,25 @@ def test_exactly_the_shifted_features_are_flagged(reference: Profile, shifted_fr
     assert report.feature("visits").effect == "jensen_shannon"
     assert report.feature("channel").effect == "jensen_shannon"
     assert report.feature("channel").statistics.jensen_shannon > 0.1
+
+
+def test_tests_choose_the_effect_sizes_that_may_flag(reference: Profile, shifted_frame: pd.DataFrame) -> None:
+    # Only PSI: the 0.3-std shift of amount (PSI 0.09) is no longer flagged; channel's shares still are.
+    only_psi = drift_report(reference, profiled(shifted_frame), thresholds=Thresholds(tests=("psi",)))
+    assert "amount" not in only_psi.drifted and only_psi.feature("amount").effect == "psi"
+    # Only Wasserstein: categories are not measured by it, and say so.
+    only_w = drift_report(reference, profiled(shifted_frame), thresholds=thresholds_of({}, "wasserstein"))
+    assert only_w.drifted == ["amount"]
+    channel = only_w.feature("channel")
+    assert channel.verdict == "not comparable" and "none of the tests asked for (wasserstein)" in channel.reason
+    # A standing monitor's spec takes the same names (and no other).
+    assert MonitorSpec.model_validate({"deployment": "d", "every": "10m", "tests": list(TESTS)}).tests == list(TESTS)
+    with pytest.raises(InvalidInput, match="tests"):
+        MonitorSpec.checked({"deployment": "d", "every": "10m", "tests": ["ks"]})
+    with pytest.raises(InvalidInput, match="no drift test named 'ks'; known: wasserstein, psi, jensen_shannon"):
+        thresholds_of({}, "wasserstein,ks")
+    with pytest.raises(InvalidInput, match="no threshold named 'tests'"):
+        thresholds_of({"tests": 0.5})
 
 
 @pytest.mark.parametrize("name", ["flag", "rating"])

@@ -86,6 +86,9 @@ class MonitorSpec(WireModel):
     thresholds: Annotated[dict[str, float], AfterValidator(_thresholds)] = Field(
         default_factory=dict, description="effect-size thresholds by name: wasserstein, psi, jensen_shannon, p_value"
     )
+    tests: Annotated[list[Literal["wasserstein", "psi", "jensen_shannon"]], Field(min_length=1, max_length=3)] | None = Field(
+        None, description="the effect sizes that may flag a feature (default: all three)"
+    )
     features: Annotated[list[FeatureName], Field(max_length=1000)] | None = Field(
         None, description="only these features (default: the model's inputs)"
     )

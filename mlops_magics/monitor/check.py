@@ -28,7 +28,7 @@ from mlops_magics.monitor.drift import FeatureDrift, feature_drift
 from mlops_magics.monitor.feedback import read_feedback
 from mlops_magics.monitor.performance import Limit, Performance, limits_from, performance
 from mlops_magics.monitor.report import DriftReport, drift_report
-from mlops_magics.monitor.thresholds import Thresholds
+from mlops_magics.monitor.thresholds import Thresholds, thresholds_of
 from mlops_magics.monitor.window import Skipped, Window, WindowData, plan_window
 from mlops_magics.workspace import Workspace
 
@@ -60,6 +60,7 @@ class MonitorOrder:
     window: str = "1h"
     thresholds: dict[str, str] = field(default_factory=dict)
     features: list[str] | None = None
+    tests: str | None = None  # --tests wasserstein,psi (None: all)
     minimums: dict[str, str] = field(default_factory=dict)  # --min accuracy=0.85
     maximums: dict[str, str] = field(default_factory=dict)  # --max rmse=3
 
@@ -223,25 +224,21 @@ class MonitorCheck:
         return f"{head}<table><thead><tr>{cells}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def thresholds_from(pairs: dict[str, str]) -> Thresholds:
-    """``--threshold wasserstein=0.2 psi=0.25``: a name of ``Thresholds`` and a number each."""
-    known = list(Thresholds.__dataclass_fields__)
+def thresholds_from(pairs: dict[str, str], tests: str | None = None) -> Thresholds:
+    """``--threshold wasserstein=0.2 psi=0.25``: a name of ``Thresholds`` and a number each; ``--tests``."""
     values: dict[str, float] = {}
     for name, text in pairs.items():
-        key = name.strip().replace("-", "_")
-        if key not in known:
-            raise InvalidInput(f"--threshold: no threshold named {name!r}; known: {', '.join(known)}")
         try:
-            values[key] = float(text)
+            values[name.strip().replace("-", "_")] = float(text)
         except ValueError:
             raise InvalidInput(f"--threshold {name}: {text!r} is not a number") from None
-    return Thresholds(**values)
+    return thresholds_of(values, tests)
 
 
 def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller | None = None) -> MonitorCheck:
     """The order's check."""
     limits = limits_from(order.minimums, order.maximums)
-    thresholds = thresholds_from(order.thresholds)
+    thresholds = thresholds_from(order.thresholds, order.tests)
     return check(workspace, order.deployment, order.window, thresholds, order.features, controller, limits)
 
 

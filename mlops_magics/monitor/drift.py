@@ -297,7 +297,12 @@ def _judged(
     else:
         candidates = [("jensen_shannon", s.jensen_shannon, thresholds.jensen_shannon), ("psi", s.psi, thresholds.psi)]
         test, p_value = "chi-square", s.chi_square_p_value
-    effect, size, threshold = max(((n, v, t) for n, v, t in candidates if v is not None), key=lambda c: c[1] / c[2])
+    chosen = [(n, v, t) for n, v, t in candidates if v is not None and n in thresholds.tests]
+    if not chosen:
+        measured_by = " or ".join(n for n, _, _ in candidates)
+        reason = f"measured by {measured_by}, none of the tests asked for ({', '.join(thresholds.tests)})"
+        return FeatureDrift(name, kind, "not comparable", reason, statistics=s, missing_share=missing_share)
+    effect, size, threshold = max(chosen, key=lambda c: c[1] / c[2])
     assert p_value is not None
     if size <= threshold:
         verdict: Verdict = "no drift"

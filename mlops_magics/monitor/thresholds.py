@@ -21,6 +21,9 @@ Defaults, and why:
   columns of few values (their exact counts). Evidently's default for categories. On the same scale as the
   others: a 0.3-std shift of a normal column binned gives 0.13; category shares 50/30/20 moving to 35/30/35 give
   0.16; a binary share moving from 50% to 60% gives 0.085 (not flagged on its own).
+- ``tests`` — the effect sizes that may flag a feature (``--tests wasserstein,jensen_shannon``); all three by default.
+  Numbers of many values are measured by ``wasserstein`` and ``psi``, categories and numbers of few values by
+  ``jensen_shannon`` and ``psi``; a feature none of the chosen ones measures is "not comparable", said so.
 - ``p_value = 0.01`` — the Kolmogorov-Smirnov test (numbers) or chi-square test (categories, counts) must reject
   "same distribution" at this level for an effect size to count. On large windows any effect over its threshold
   has a p-value far below it, so it changes nothing there; on small windows it keeps noise from being flagged, at
@@ -30,9 +33,26 @@ Defaults, and why:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from mlops_magics.errors import InvalidInput
+
+TESTS = ("wasserstein", "psi", "jensen_shannon")
+NAMES = ("wasserstein", "psi", "jensen_shannon", "p_value")  # what --threshold NAME=VALUE may set
+
+
+def tests_from(names: Iterable[str] | str | None) -> tuple[str, ...]:
+    """``wasserstein,psi`` (or a list) -> the tests, checked; None or empty: all of them."""
+    if names is None:
+        return TESTS
+    words = [w.strip().lower().replace("-", "_") for w in (names.split(",") if isinstance(names, str) else names)]
+    words = [w for w in words if w]
+    unknown = [w for w in words if w not in TESTS]
+    if unknown:
+        raise InvalidInput(f"no drift test named {unknown[0][:40]!r}; known: {', '.join(TESTS)}")
+    return tuple(dict.fromkeys(words)) or TESTS
 
 
 @dataclass(frozen=True)
@@ -41,9 +61,13 @@ class Thresholds:
     psi: float = 0.2
     jensen_shannon: float = 0.1
     p_value: float = 0.01
+    tests: tuple[str, ...] = TESTS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tests", tests_from(self.tests))
         for field in fields(self):
+            if field.name == "tests":
+                continue
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise InvalidInput(f"threshold {field.name} must be a positive number (got {value!r})")
@@ -51,5 +75,13 @@ class Thresholds:
             name = "p_value" if self.p_value >= 1 else "jensen_shannon"
             raise InvalidInput(f"threshold {name} must be below 1 (got {getattr(self, name)!r})")
 
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tests": list(self.tests)}
+
+
+def thresholds_of(values: dict[str, float], tests: Iterable[str] | str | None = None, flag: str = "--threshold") -> Thresholds:
+    """Thresholds by name (each a known one) and the tests to use, checked: one line naming what is wrong."""
+    unknown = [name for name in values if name not in NAMES]
+    if unknown:
+        raise InvalidInput(f"{flag}: no threshold named {unknown[0][:40]!r}; known: {', '.join(NAMES)}")
+    return Thresholds(**values, tests=tests_from(tests))

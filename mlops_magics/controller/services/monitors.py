@@ -24,7 +24,7 @@ from mlops_magics.api.monitors import CHECKS_KEPT, AlertKind, MonitorSpec
 from mlops_magics.controller.services.swap_watch import SwapWatch, alert_view
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
 from mlops_magics.monitor.performance import Limit, limits_from
-from mlops_magics.monitor.thresholds import Thresholds
+from mlops_magics.monitor.thresholds import Thresholds, thresholds_of
 from mlops_magics.monitor.window import Window
 from mlops_magics.state.models import Event, MonitorAlertRecord, MonitorCheckRecord, MonitorRecord, utcnow
 from mlops_magics.workspace import Workspace
@@ -73,12 +73,8 @@ class _Deployments:
         return self._deployments.get(name)
 
 
-def thresholds(values: dict[str, float]) -> Thresholds:
-    known = list(Thresholds.__dataclass_fields__)
-    unknown = [name for name in values if name not in known]
-    if unknown:
-        raise InvalidInput(f"no threshold named {unknown[0][:40]!r}; known: {', '.join(known)}")
-    return Thresholds(**values)
+def thresholds(spec: MonitorSpec) -> Thresholds:
+    return thresholds_of(spec.thresholds, spec.tests, "thresholds")
 
 
 def limits(spec: MonitorSpec) -> list[Limit]:
@@ -191,7 +187,7 @@ class MonitorSupervisor:
         if not (view.get("spec") or {}).get("model"):
             raise InvalidInput(f"deployment {spec.deployment!r} serves its own app, not a registered model: nothing to monitor")
         Window.parse(spec.window)
-        thresholds(spec.thresholds)
+        thresholds(spec)
         limits(spec)
         event = f"alert:{name}"
         for flag, on in (("on_drift", spec.on_drift), ("on_decay", spec.on_decay)):
@@ -276,7 +272,7 @@ class MonitorSupervisor:
                     self.workspace,
                     spec.deployment,
                     spec.window,
-                    thresholds(spec.thresholds),
+                    thresholds(spec),
                     spec.features,
                     _Deployments(self._deployments),  # type: ignore[arg-type]
                     limits(spec),

@@ -21,10 +21,11 @@ lab: setup
 	@echo "JupyterLab on 127.0.0.1 with the MLOps panel (left sidebar): open the URL with the token it prints below; Ctrl-C stops it."
 	jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.open_browser=False $(ROOT_FLAG) examples/lifecycle.ipynb
 
-# Runs the example notebook headless through a real kernel (nbclient); a failing cell fails the target.
+# Runs the example notebooks headless through a real kernel (nbclient); a failing cell fails the target.
 demo: setup
 	rm -rf $(DEMO_HOME)
-	MLOPS_HOME=$(DEMO_HOME) jupyter execute --timeout=600 examples/lifecycle.ipynb; status=$$?; \
+	MLOPS_HOME=$(DEMO_HOME) jupyter execute --timeout=600 examples/lifecycle.ipynb examples/monitor_loop.ipynb; \
+	  status=$$?; MLOPS_HOME=$(DEMO_HOME) $(PY) -m mlops_magics.cli deploy stop --all >/dev/null 2>&1; \
 	  MLOPS_HOME=$(DEMO_HOME) $(PY) -m mlops_magics.cli controller stop >/dev/null 2>&1; exit $$status
 
 test: setup lint jstest pytest ui-test

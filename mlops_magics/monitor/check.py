@@ -235,11 +235,11 @@ def thresholds_from(pairs: dict[str, str], tests: str | None = None) -> Threshol
     return thresholds_of(values, tests)
 
 
-def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller | None = None) -> MonitorCheck:
+def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller) -> MonitorCheck:
     """The order's check."""
     limits = limits_from(order.minimums, order.maximums)
     thresholds = thresholds_from(order.thresholds, order.tests)
-    return check(workspace, order.deployment, order.window, thresholds, order.features, controller, limits)
+    return check(workspace, order.deployment, order.window, thresholds, order.features, controller=controller, limits=limits)
 
 
 def check(
@@ -248,7 +248,8 @@ def check(
     window: Window | str = "1h",
     thresholds: Thresholds | None = None,
     features: Sequence[str] | None = None,
-    controller: Controller | None = None,
+    *,
+    controller: Controller,
     limits: Sequence[Limit] = (),
 ) -> MonitorCheck:
     """Check ``deployment``'s logged requests in ``window`` for drift against its model's training profile, its
@@ -256,10 +257,6 @@ def check(
     the model's logged metrics and ``limits``."""
     window = window if isinstance(window, Window) else Window.parse(window)
     thresholds = thresholds or Thresholds()
-    if controller is None:
-        from mlops_magics.controller.client import Controller
-
-        controller = Controller(workspace, notify=lambda line: None)
     served = _served(workspace, controller.deployment(deployment))
     reference = _training_profile(workspace, served)
     checked = _features(workspace, served, reference, features)

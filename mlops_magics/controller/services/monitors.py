@@ -54,7 +54,7 @@ def _alerts_of(
     kind = _KIND_OF_VERDICT.get(verdict)
     if kind is not None:
         found.append((kind, reason))
-    if verdict == "no data" and had_traffic:
+    if verdict == "no data" and had_traffic and not details.get("other_versions"):  # after a swap: the old one's
         found.append((AlertKind.NO_TRAFFIC, f"no requests in the window ({spec.window}) after traffic before"))
     rate = details.get("error_rate")
     if spec.max_error_rate is not None and isinstance(rate, (int, float)) and rate > spec.max_error_rate:
@@ -274,8 +274,8 @@ class MonitorSupervisor:
                     spec.window,
                     thresholds(spec),
                     spec.features,
-                    _Deployments(self._deployments),  # type: ignore[arg-type]
-                    limits(spec),
+                    controller=_Deployments(self._deployments),  # type: ignore[arg-type]
+                    limits=limits(spec),
                 )
                 verdict, reason, details = result.verdict, result.reason, result.to_dict()
                 rows = result.rows

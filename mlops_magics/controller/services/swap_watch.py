@@ -28,6 +28,7 @@ from mlops_magics.workspace import Workspace
 log = logging.getLogger("mlops.controller.swap_watch")
 
 INCIDENTS_SHOWN = 20
+LOOP_ALERTS = ("drift", "decay")  # the alerts that may start a retrain: the loop's turns (the others: the alerts)
 NEVER = 1e9  # the margin of a monitor that never rolls back: nothing is worse by that much
 _RUN_STATE = {
     RunState.QUEUED: "waiting",
@@ -231,7 +232,7 @@ class SwapWatch:
         with self._sessions() as session:
             alerts = session.scalars(
                 select(MonitorAlertRecord)
-                .where(MonitorAlertRecord.monitor == monitor, MonitorAlertRecord.kind != "rollback")
+                .where(MonitorAlertRecord.monitor == monitor, MonitorAlertRecord.kind.in_(LOOP_ALERTS))
                 .order_by(MonitorAlertRecord.id.desc())
                 .limit(INCIDENTS_SHOWN)
             ).all()

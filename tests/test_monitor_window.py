@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,14 @@ def log_segment(folder: Path, name: str, values: np.ndarray, age_s: float, now: 
     table.to_parquet(path)
     os.utime(path, (now - age_s, now - age_s))
     return path
+
+
+def resealed(kept: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """A kept summary with its header changed by ``change`` and sealed again with the header's new digest."""
+    _, blobs_digest, size, rest = kept.split(b"\n", 3)
+    header = change(rest[: int(size)])
+    digest = hashlib.sha256(header).hexdigest().encode()
+    return b"\n".join([digest, blobs_digest, b"%d" % len(header), header + rest[int(size) :]])
 
 
 @pytest.fixture
@@ -85,16 +94,16 @@ def test_a_damaged_kept_summary_is_ignored_and_written_again(logged, damage: str
     read_window(folder, Window.parse("1h"), "1", now=now)
     path = folder / ".summaries" / "requests-a.parquet.json"
     good = path.read_bytes()
-    digest, _, body = good.partition(b"\n")
     if damage == "garbage":
         path.write_bytes(os.urandom(4_000))
     elif damage == "half":
         path.write_bytes(good[: len(good) // 2])
-    elif damage == "checksum":
-        path.write_bytes(digest + b"\n" + body.replace(b'"rows":1000', b'"rows":9000', 1))
+    elif damage == "checksum":  # a header changed without its digest
+        path.write_bytes(good.replace(b'"rows":1000', b'"rows":9000', 1))
+    elif damage == "other format":  # sealed again: a summary of another format, however well kept, is not read
+        path.write_bytes(resealed(good, lambda header: header.replace(cache.FORMAT.encode(), b"request-summary/0")))
     else:
-        planted = body.replace(cache.FORMAT.encode(), b"request-summary/0") if damage == "other format" else b"[1, 2"
-        path.write_bytes(hashlib.sha256(planted).hexdigest().encode() + b"\n" + planted)
+        path.write_bytes(resealed(good, lambda header: b"[1, 2"))
     assert cache.load(folder / "requests-a.parquet") is None
     data = read_window(folder, Window.parse("1h"), "1", now=now)
     assert data.rows == 3_000 and _x(data)["min"] == values.min() and data.skipped == []
@@ -120,8 +129,10 @@ def test_nothing_is_read_from_outside_the_deployment_folder(tmp_path: Path) -> N
     kept = folder / ".summaries" / "requests-a.parquet.json"
     # a valid summary of the same segment saying other numbers, planted outside and linked in
     outside = tmp_path / "outside.json"
-    planted_body = kept.read_bytes().partition(b"\n")[2].replace(b'"rows":100', b'"rows":7', 1)
-    outside.write_bytes(hashlib.sha256(planted_body).hexdigest().encode() + b"\n" + planted_body)
+    planted = resealed(kept.read_bytes(), lambda header: header.replace(b'"rows":100', b'"rows":7'))
+    kept.write_bytes(planted)  # in place, a well-kept summary is trusted: what a link to one must not be
+    assert read_window(folder, Window.parse("1h"), now=now).rows == 7
+    outside.write_bytes(planted)
     kept.unlink()
     kept.symlink_to(outside)
     assert read_window(folder, Window.parse("1h"), now=now).rows == 100

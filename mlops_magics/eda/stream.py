@@ -12,7 +12,8 @@ strings read as, alerts.
 
 A column whose chunks disagree on its kind (numbers in one, strings in another) folds into kind "mixed", which keeps
 counts only; a chunk in which a column has no value at all does not decide its kind. A chunk's statistics
-serialise (``column_to_dict``), so the summary of data that does not change can be kept and folded again later.
+serialise (``column_to_dict``), so the summary of data that does not change can be kept and folded again later; the
+sketch of a numeric column whose every value is counted is not written but made again from the counts.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def column_to_dict(stats: ColumnStats) -> dict[str, Any]:
         "infinite": stats.infinite,
         "zeros": stats.zeros,
         "moments": [m.n, m.mean, m.m2, m.m3, m.m4, _finite(m.minimum), _finite(m.maximum), m.total],
-        "kll": stats.summary.to_bytes() if isinstance(stats.summary, KllSummary) else None,
+        "kll": stats.summary.to_bytes() if isinstance(stats.summary, KllSummary) and not _counted(stats) else None,
         "distinct": None
         if stats.distinct is None
         else {"hashes": stats.distinct.hashes.astype("<u8").tobytes(), "saturated": stats.distinct.saturated},
@@ -255,6 +256,9 @@ def column_from_dict(data: dict[str, Any]) -> ColumnStats:
         )
         if data["kll"] is not None:
             stats.summary = KllSummary.from_bytes(bytes(data["kll"]))
+        elif _counted(stats):
+            values = np.array(sorted(stats.top), dtype=np.float64)
+            stats.summary = KllSummary.of_sorted(np.repeat(values, [stats.top[v] for v in values.tolist()]))
         elif kind in QUANTILE_KINDS:
             raise ValueError(f"a {kind} column without its quantile sketch")
         if data["distinct"] is not None:
@@ -263,6 +267,11 @@ def column_from_dict(data: dict[str, Any]) -> ColumnStats:
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"not a column summary: {type(exc).__name__}: {exc}") from None
     return stats
+
+
+def _counted(stats: ColumnStats) -> bool:
+    """A numeric column whose every value is counted: its sketch is not written, but made again from the counts."""
+    return stats.kind == "numeric" and stats.top_complete and not stats.infinite and len(stats.top) <= NUMERIC_LEVELS
 
 
 def _finite(value: float) -> float | None:

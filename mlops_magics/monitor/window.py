@@ -157,7 +157,7 @@ class _Part:
 
     segment: Path
     take: int | None = None
-    kept: dict[str, RequestSummary] | None = None
+    kept: dict[str, tuple[int, float | None]] | None = None  # rows and first time by version, from the kept header
 
 
 @dataclass
@@ -231,11 +231,12 @@ class Planned:
         """The part's summaries by model version, and its labelled rows of ``version``."""
         import pyarrow.parquet as pq
 
-        if part.kept is not None:
+        kept = cache.load(part.segment) if part.kept is not None else None
+        if kept is not None:  # else damaged since the plan: the segment is read instead
             if wanted is None:
-                return part.kept, _empty_traffic()
+                return kept, _empty_traffic()
             rows = pq.read_table(part.segment, columns=[*KEYS, "model_version"]).to_pandas()
-            return part.kept, _labelled(rows, version, wanted)
+            return kept, _labelled(rows, version, wanted)
         found: dict[str, RequestSummary] = {}
         labelled: list[pd.DataFrame] = []
         whole = True
@@ -291,14 +292,14 @@ def plan_window(folder: Path, window: Window, now: float | None = None) -> Plann
             continue
         if start is not None and modified < start:
             break
-        kept = cache.load(segment)
+        kept = cache.meta(segment)
         if start is not None:
-            inside = kept is not None and all(s.first is None or s.first >= start for s in kept.values())
+            inside = kept is not None and all(first is None or first >= start for _, first in kept.values())
             parts.append(_Part(segment, kept=kept if inside else None))
             continue
         assert window.rows is not None
         try:
-            count = sum(s.rows for s in kept.values()) if kept is not None else _row_count(segment)
+            count = sum(rows for rows, _ in kept.values()) if kept is not None else _row_count(segment)
         except Exception as exc:
             skipped.append(Skipped(segment.name, why_unreadable(exc)))
             continue
@@ -375,7 +376,7 @@ def _newest(file: pq.ParquetFile, take: int) -> np.ndarray:
 def _first_time(part: _Part) -> float | None:
     """The earliest time of the rows the window takes of its oldest segment (None: unknown, all labels are read)."""
     if part.kept is not None:
-        firsts = [s.first for s in part.kept.values() if s.first is not None]
+        firsts = [first for _, first in part.kept.values() if first is not None]
         return min(firsts) if firsts else None
     try:
         times = np.sort(_times(part.segment))

@@ -70,6 +70,9 @@ def test_kept_summaries_give_the_window_read_from_the_segments(logged) -> None:
     assert sorted(p.name for p in kept.iterdir()) == ["requests-a.parquet.json", "requests-b.parquet.json"]
     assert oct(kept.stat().st_mode & 0o777) == "0o700"
     again = read_window(folder, Window.parse("1h"), "1", now=now)
+    latency = first.summary.latency_percentiles()  # per request: 0..499 and 0..999, each twice in the log
+    assert latency == pytest.approx((np.median(np.r_[0:500, 0:1000]), np.percentile(np.r_[0:500, 0:1000], 95)), abs=1)
+    assert again.summary.latency_percentiles() == latency
     for data in (first, again):
         x = _x(data)
         assert data.rows == 3_000 and data.summary.requests == 1_500 and data.summary.server_errors == 300

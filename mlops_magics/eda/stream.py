@@ -256,7 +256,7 @@ def column_from_dict(data: dict[str, Any]) -> ColumnStats:
         )
         if data["kll"] is not None:
             stats.summary = KllSummary.from_bytes(bytes(data["kll"]))
-        elif _counted(stats):
+        elif kind == "numeric" and stats.top_complete:  # written without its sketch: every value counted
             values = np.array(sorted(stats.top), dtype=np.float64)
             stats.summary = KllSummary.of_sorted(np.repeat(values, [stats.top[v] for v in values.tolist()]))
         elif kind in QUANTILE_KINDS:
@@ -271,7 +271,9 @@ def column_from_dict(data: dict[str, Any]) -> ColumnStats:
 
 def _counted(stats: ColumnStats) -> bool:
     """A numeric column whose every value is counted: its sketch is not written, but made again from the counts."""
-    return stats.kind == "numeric" and stats.top_complete and not stats.infinite and len(stats.top) <= NUMERIC_LEVELS
+    if stats.kind != "numeric" or not stats.top_complete or stats.infinite or len(stats.top) > NUMERIC_LEVELS:
+        return False
+    return isinstance(stats.summary, KllSummary) and stats.summary.n == sum(stats.top.values())
 
 
 def _finite(value: float) -> float | None:

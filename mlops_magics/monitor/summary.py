@@ -143,6 +143,7 @@ def _latency_column(latency: KllSummary) -> ColumnStats:
     stats = empty_column("numeric", "float64")
     stats.summary = latency
     stats.rows = latency.n
+    stats.top_complete = False  # its values are not counted: the sketch is all there is
     return stats
 
 

@@ -40,7 +40,7 @@ from mlops_magics.monitor.summary import RequestSummary
 
 FOLDER = ".summaries"
 # What a kept summary depends on beyond the segment: a change of any of it makes the old ones stale.
-FORMAT = f"request-summary/2 kll={KLL_K} tail={TAIL} distinct={DISTINCT_K} top={TOP_KEPT} levels={NUMERIC_LEVELS}"
+FORMAT = f"request-summary/3 kll={KLL_K} tail={TAIL} distinct={DISTINCT_K} top={TOP_KEPT} levels={NUMERIC_LEVELS}"
 MAX_BYTES = 64 * 2**20
 _SEGMENT = re.compile(r"requests-[A-Za-z0-9_.-]+\.parquet")
 

@@ -10,6 +10,7 @@ import { fullTime, when } from '../time';
 import { RunNowForm, ScheduleForm } from './JobForms';
 import { LiveRun, RunHistory, RunState } from './JobRuns';
 import { listBadge, Polled } from './Polled';
+import { PauseToggle } from './PauseToggle';
 import { Section } from './Section';
 import { usePolled } from './usePolled';
 
@@ -158,25 +159,14 @@ function JobItem(props: {
             >
               {busy === 'starting' ? 'Starting…' : 'Run now'}
             </button>
-            {job.paused ? (
-              <button
-                className="mlops-Button"
-                onClick={() => act('resuming', 'Resume failed', () => api.resumeJob(job.name))}
-                disabled={busy !== null}
-                title="Start its schedule and triggers again"
-              >
-                {busy === 'resuming' ? 'Resuming…' : 'Resume'}
-              </button>
-            ) : (
-              <button
-                className="mlops-Button"
-                onClick={() => act('pausing', 'Pause failed', () => api.pauseJob(job.name))}
-                disabled={busy !== null}
-                title="Stop its schedule and triggers (Run now still works)"
-              >
-                {busy === 'pausing' ? 'Pausing…' : 'Pause'}
-              </button>
-            )}
+            <PauseToggle
+              paused={job.paused}
+              busy={busy}
+              onPause={() => act('pausing', 'Pause failed', () => api.pauseJob(job.name))}
+              onResume={() => act('resuming', 'Resume failed', () => api.resumeJob(job.name))}
+              pauseTitle="Stop its schedule and triggers (Run now still works)"
+              resumeTitle="Start its schedule and triggers again"
+            />
             <button
               className="mlops-Button"
               onClick={() => setForm(form === 'schedule' ? 'none' : 'schedule')}

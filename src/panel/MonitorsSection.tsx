@@ -11,6 +11,7 @@ import { fullTime, when } from '../time';
 import { AlertsList } from './AlertsList';
 import { MonitorDetail } from './MonitorDetail';
 import { listBadge, Polled } from './Polled';
+import { PauseToggle } from './PauseToggle';
 import { Section } from './Section';
 import { usePolled } from './usePolled';
 import { VerdictPill } from './VerdictPill';
@@ -151,25 +152,14 @@ function MonitorItem(props: {
         >
           {busy === 'checking' ? 'Checking…' : 'Check now'}
         </button>
-        {monitor.paused ? (
-          <button
-            className="mlops-Button"
-            onClick={() => act('resuming', 'Resume failed', () => api.resumeMonitor(monitor.name))}
-            disabled={busy !== null}
-            title="Start its scheduled checks again"
-          >
-            {busy === 'resuming' ? 'Resuming…' : 'Resume'}
-          </button>
-        ) : (
-          <button
-            className="mlops-Button"
-            onClick={() => act('pausing', 'Pause failed', () => api.pauseMonitor(monitor.name))}
-            disabled={busy !== null}
-            title="Stop its scheduled checks (Check now still works)"
-          >
-            {busy === 'pausing' ? 'Pausing…' : 'Pause'}
-          </button>
-        )}
+        <PauseToggle
+          paused={monitor.paused}
+          busy={busy}
+          onPause={() => act('pausing', 'Pause failed', () => api.pauseMonitor(monitor.name))}
+          onResume={() => act('resuming', 'Resume failed', () => api.resumeMonitor(monitor.name))}
+          pauseTitle="Stop its scheduled checks (Check now still works)"
+          resumeTitle="Start its scheduled checks again"
+        />
       </div>
       {error ? (
         <div className="mlops-Error" role="alert">

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/pip install datasketches           # needed by this benchmark only, not a project dependency
+    .venv/bin/pip install -e .                   # datasketches (KLL) is a project dependency
     .venv/bin/python benchmarks/sketches.py                     # 1,000 windows x 10,000 rows, 3 trials
     .venv/bin/python benchmarks/sketches.py --windows 100 --trials 1 --repeat 1   # a quick look
     .venv/bin/python benchmarks/sketches.py --json out.json

@@ -33,7 +33,8 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of exiting, so a magic never kills its kernel."""
 
     def error(self, message: str) -> NoReturn:
-        raise InvalidInput(f"{self.prog}: {message} (usage: {self.format_usage().strip().removeprefix('usage: ')})")
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")  # one line, however wide
+        raise InvalidInput(f"{self.prog}: {message} (usage: {usage})")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
@@ -66,7 +67,27 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> dict[str, argparse
     source.add_argument("--address", help="connect to an existing scheduler, e.g. tcp://10.0.0.5:8786")
     source.add_argument("--factory", help="MODULE.CLASS of a cluster class, e.g. dask_gateway.GatewayCluster")
     source.add_argument("--from-config", action="store_true", help="use the factory in dask config labextension.factory")
+    source.add_argument(
+        "--gateway",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="a cluster from a Dask Gateway at URL (default: dask config gateway.address)",
+    )
     start.add_argument("--kwargs", default="{}", help="JSON keyword arguments for --factory")
+    start.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="--gateway: a cluster option of the gateway, e.g. worker_cores=2 (repeat for more)",
+    )
+    start.add_argument(
+        "--auth",
+        choices=["none", "simple", "jupyterhub", "kerberos"],
+        help="--gateway: how to authenticate; the secret comes from the environment (DASK_GATEWAY_PASSWORD, "
+        "JUPYTERHUB_API_TOKEN) (default: dask config gateway.auth)",
+    )
     for verb, text in (("status", "show the cluster"), ("stop", "stop the cluster")):
         sub = actions.add_parser(verb, help=text)
         sub.add_argument("--name", default=DEFAULT_CLUSTER, help="cluster name (default: %(default)s)")
@@ -86,8 +107,14 @@ def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
         return ClusterSpec.from_dask_config(workers=workers if workers != 2 else None)
     threads = whole_number(args.threads, "threads per worker", 1)
     spec: dict[str, Any] = {"workers": workers, "threads_per_worker": threads, "memory_limit": args.memory}
+    if (args.option or args.auth) and args.gateway is None:
+        raise InvalidInput("--option and --auth go with --gateway (the options and credentials of a Dask Gateway)")
     if args.address:
         spec = {"kind": "address", "address": args.address}
+    elif args.gateway is not None:
+        spec = {"kind": "gateway", "workers": workers, "options": gateway_options(args.option)}
+        spec |= {"address": args.gateway} if args.gateway else {}
+        spec |= {"auth": args.auth} if args.auth else {}
     elif args.factory:
         try:
             kwargs = json.loads(args.kwargs)
@@ -95,6 +122,21 @@ def cluster_spec_from_args(args: argparse.Namespace) -> ClusterSpec:
             raise InvalidInput(f"--kwargs is not valid JSON ({exc}); e.g. --kwargs '{{\"n_workers\": 2}}'") from None
         spec.update(kind="factory", factory=args.factory, factory_kwargs=kwargs)
     return ClusterSpec.from_flags(spec)
+
+
+def gateway_options(pairs: list[str]) -> dict[str, Any]:
+    """``--option NAME=VALUE`` words as the gateway's options: a JSON number or true/false as such, else text."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--option {pair!r} is not accepted: use NAME=VALUE, e.g. --option worker_cores=2")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        options[key.strip()] = value if isinstance(value, (bool, int, float)) else text
+    return options
 
 
 def cluster_order(args: argparse.Namespace) -> ClusterOrder:
@@ -307,9 +349,10 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cluster",
         default="none",
-        metavar="none|workspace|local:N",
+        metavar="none|workspace|local:N|gateway:N",
         help="create: workspace: runs get the workspace's running cluster; local:N: each run starts a LocalCluster "
-        "of N workers before its first cell and stops it after its last",
+        "of N workers before its first cell and stops it after its last; gateway:N: the same from the Dask Gateway "
+        "of dask config gateway.address",
     )
     parser.add_argument("--timeout", help="create: a run's limit in seconds")
     parser.add_argument("--retries", default="0", help="create: retries of a failed run (default 0)")
@@ -336,15 +379,15 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def _job_cluster(text: str) -> str | dict[str, Any]:
-    """``--cluster``: none, workspace, or local:N (a cluster spec of the run's own)."""
+    """``--cluster``: none, workspace, local:N or gateway:N (a cluster spec of the run's own)."""
     from mlops_magics.wire import whole_number
 
     if text in ("none", "workspace"):
         return text
     kind, _, workers = text.partition(":")
-    if kind == "local" and workers:
-        return {"kind": "local", "workers": whole_number(workers, "--cluster local:N", 1)}
-    raise InvalidInput(f"--cluster {text!r} is not accepted: use none, workspace or local:N (N workers for each run)")
+    if kind in ("local", "gateway") and workers:
+        return {"kind": kind, "workers": whole_number(workers, f"--cluster {kind}:N", 1)}
+    raise InvalidInput(f"--cluster {text!r} is not accepted: use none, workspace, local:N or gateway:N (N workers for each run)")
 
 
 def job_order(args: argparse.Namespace, root: Path, this_notebook: str | None = None) -> JobOrder:

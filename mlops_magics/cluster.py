@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from mlops_magics import gateway
 from mlops_magics.api.clusters import ClusterSpec, load_factory
 from mlops_magics.errors import InvalidInput
 
@@ -24,8 +25,11 @@ def connected_client() -> Any | None:
         return None
 
 
-def build(spec: ClusterSpec) -> Any:
-    """Create the cluster object a ``local`` or ``factory`` spec describes (blocking; seconds)."""
+def build(spec: ClusterSpec, where: str = "this process") -> Any:
+    """Create the cluster object a ``local``, ``factory`` or ``gateway`` spec describes (blocking; seconds).
+
+    A gateway cluster built here is stopped when its object is closed (a job run's own cluster); the controller
+    starts its long-lived ones itself (``controller.services.clusters``)."""
     if spec.kind == "local":
         from distributed import LocalCluster
 
@@ -42,7 +46,44 @@ def build(spec: ClusterSpec) -> Any:
         cluster = load_factory(str(spec.factory))(**spec.factory_kwargs)
         cluster.scale(spec.workers)
         return cluster
+    if spec.kind == "gateway":
+        return gateway.start(spec, where, shutdown_on_close=True)
     raise InvalidInput(f"a cluster of kind {spec.kind!r} is not built here; it is connected to")
+
+
+def close(cluster: Any, spec: ClusterSpec) -> None:
+    """Stop a cluster ``build`` made (a gateway cluster is stopped in its gateway)."""
+    if spec.kind == "gateway":
+        gateway.close(cluster, shutdown=True)
+    else:
+        cluster.close()
+
+
+def connect(view: dict[str, Any], where: str, set_as_default: bool = True) -> Any:
+    """A ``distributed.Client`` on the cluster the controller reports; a gateway cluster's with the TLS credentials
+    its gateway gives this process (authenticated as the environment says)."""
+    from distributed import Client
+
+    address = view["scheduler_address"]
+    if view["spec"].get("kind") == "gateway":
+        spec = ClusterSpec.from_dict(view["spec"])
+        return gateway.client(spec, gateway.cluster_name(address), where, set_as_default=set_as_default)
+    return Client(address, set_as_default=set_as_default, timeout=15)
+
+
+def disconnect(client: Any) -> None:
+    """Close a client ``connect`` made (and our handle on its gateway cluster, which runs on)."""
+    held = getattr(client, "cluster", None)
+    client.close()
+    if held is not None and type(held).__name__ == "GatewayCluster":
+        gateway.close(held, shutdown=False)
+
+
+def connection_env(cluster: Any, spec: ClusterSpec) -> dict[str, str]:
+    """What another process (a job's kernel) needs for ``distributed.Client()`` to connect to ``cluster``."""
+    if spec.kind == "gateway":
+        return gateway.connection_env(cluster.scheduler_address, cluster.security)
+    return {"DASK_SCHEDULER_ADDRESS": cluster.scheduler_address}
 
 
 def summarize(view: dict[str, Any]) -> str:

@@ -146,22 +146,24 @@ class MLOpsMagics(Magics):
     # --- %cluster ------------------------------------------------------------------------------------
     def _connect(self, view: dict[str, Any]) -> Any:
         """A distributed.Client of this kernel on the cluster, made the default for dask computations."""
-        from distributed import Client
+        from mlops_magics.cluster import connect, disconnect
 
         name, address = view["name"], view["scheduler_address"]
         known = self._clients.get(name)
         if known is not None and known[0] == address and known[1].status == "running":
             return known[1]
         if known is not None:
-            known[1].close()
-        client = Client(address, set_as_default=True, timeout=15)
+            disconnect(known[1])
+        client = connect(view, "this kernel")
         self._clients[name] = (address, client)
         return client
 
     def _disconnect(self, name: str) -> None:
+        from mlops_magics.cluster import disconnect
+
         known = self._clients.pop(name, None)
         if known is not None:
-            known[1].close()
+            disconnect(known[1])
 
     @line_magic
     @_one_line_errors

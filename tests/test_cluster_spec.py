@@ -70,7 +70,7 @@ def test_from_config_without_factory_says_what_to_set() -> None:
 def test_spec_dict_rejects_unknown_fields_and_kinds() -> None:
     with pytest.raises(InvalidInput, match="field `workerz`: is not a known field; accepted: kind, workers"):
         ClusterSpec.from_dict({"workerz": 2})
-    with pytest.raises(InvalidInput, match="field `kind`: must be one of 'local', 'address' or 'factory'"):
+    with pytest.raises(InvalidInput, match="field `kind`: must be one of 'local', 'address', 'factory' or 'gateway'"):
         ClusterSpec.from_dict({"kind": "cloud"})
     with pytest.raises(InvalidInput, match="must be a JSON object"):
         ClusterSpec.from_dict([1, 2])  # type: ignore[arg-type]

@@ -218,6 +218,7 @@ class Run:
         self.kernel_idle = False  # the kernel answered its last cell: it can be asked to stop
         self.warm: WarmKernel | None = None  # a standby's started kernel, used when the plan fits it
         self.cluster_start: asyncio.Future[Any] | None = None  # the run's own cluster, starting or started
+        self.cluster_spec: Any = None  # its spec (a ClusterSpec), for stopping it as it was made
         self.cluster_env: dict[str, str] = {}  # its scheduler's address, for the kernel
 
     # --- the run ------------------------------------------------------------------------------------------
@@ -454,7 +455,8 @@ class Run:
     # --- the run's own cluster ----------------------------------------------------------------------------
     async def _start_cluster(self, raw: dict[str, Any]) -> Outcome | None:
         """Start the cluster the job's spec describes (a scheduler address is only passed on); its address goes
-        to the kernel as ``DASK_SCHEDULER_ADDRESS``, so ``distributed.Client()`` in a cell connects to it."""
+        to the kernel as ``DASK_SCHEDULER_ADDRESS`` (with a gateway cluster's TLS credentials in dask config), so
+        ``distributed.Client()`` in a cell connects to it."""
         from mlops_magics import cluster as cluster_core
         from mlops_magics.api.clusters import ClusterSpec
         from mlops_magics.errors import MLOpsError
@@ -466,9 +468,9 @@ class Run:
         if spec.kind == "address":
             address = str(spec.address)
         else:
-            began = time.monotonic()
+            began, self.cluster_spec = time.monotonic(), spec
             # Shielded: a cancel while the cluster starts still lets the start end, so that it can be stopped.
-            self.cluster_start = asyncio.ensure_future(asyncio.to_thread(cluster_core.build, spec))
+            self.cluster_start = asyncio.ensure_future(asyncio.to_thread(cluster_core.build, spec, "the job run"))
             try:
                 cluster = await asyncio.shield(self.cluster_start)
             except Exception as exc:
@@ -476,6 +478,9 @@ class Run:
                 return Outcome("failed", f"the run's cluster did not start: {message}")
             address = cluster.scheduler_address
             self.folder.log_line(f"cluster {spec.describe()} started in {time.monotonic() - began:.1f} s at {address}")
+            # A gateway cluster's TLS credentials go to the kernel's environment only, never to the run's files.
+            self.cluster_env = cluster_core.connection_env(cluster, spec)
+            return None
         self.cluster_env = {"DASK_SCHEDULER_ADDRESS": address}
         return None
 
@@ -488,7 +493,10 @@ class Run:
         except Exception:  # it did not start (its reason is the run's), or not in time: nothing to stop
             return
         try:
-            await asyncio.wait_for(asyncio.to_thread(cluster.close), timeout=CLUSTER_START_WAIT_S)
+            from mlops_magics import cluster as cluster_core
+
+            close = asyncio.to_thread(cluster_core.close, cluster, self.cluster_spec)
+            await asyncio.wait_for(close, timeout=CLUSTER_START_WAIT_S)
             self.folder.log_line("cluster stopped")
         except Exception as exc:
             self.folder.log_line(f"the run's cluster did not stop cleanly: {type(exc).__name__}: {exc}")

@@ -1,7 +1,9 @@
 """The controller's Dask clusters: started from a spec, watched, scaled, stopped, restored after a crash.
 
 The record in ``state.db`` is the truth about what was asked for (``desired``); the live objects here are
-what is. On start the controller restores every cluster whose desired state is running.
+what is. On start the controller restores every cluster whose desired state is running: a local one is started
+again; a gateway cluster outlives the controller in its gateway, so the next controller reconnects to it by the
+name its scheduler address ends in, and starts a new one only when the gateway no longer has it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import cluster as cluster_core
-from mlops_magics import names
+from mlops_magics import gateway, names
 from mlops_magics.api.clusters import ClusterScale, ClusterSpec
 from mlops_magics.errors import Conflict, InvalidInput, MLOpsError, NotFound
 from mlops_magics.state import ClusterRecord, Event
@@ -26,12 +28,14 @@ log = logging.getLogger("mlops.controller.services.clusters")
 
 CONNECT_TIMEOUT_S = 10
 SCALE_TIMEOUT_S = 90
+WHERE = "the controller (start it from a shell that has it: mlops controller stop, then any %cluster or mlops command)"
 
 
 @dataclass
 class LiveCluster:
     cluster: Any | None  # None when we only connect to somebody else's scheduler
     client: Any  # distributed.Client held by the controller to watch the scheduler
+    spec: ClusterSpec | None = None  # a gateway cluster's spec: its gateway and how to authenticate there
 
 
 def _probe(address: str) -> None:
@@ -49,12 +53,12 @@ def _probe(address: str) -> None:
         ) from None
 
 
-def _connect(address: str) -> Any:
+def _connect(address: str, security: Any = None) -> Any:
     from distributed import Client
 
     _probe(address)
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False, security=security)
     except (OSError, TimeoutError) as exc:
         raise InvalidInput(
             f"could not reach a Dask scheduler at {address} ({type(exc).__name__}: {exc}); "
@@ -139,27 +143,60 @@ class ClusterSupervisor:
             self._bring_up(name, spec)
             return self.get(name)
 
-    def _bring_up(self, name: str, spec: ClusterSpec) -> None:
+    def _bring_up(self, name: str, spec: ClusterSpec, adopt: str | None = None) -> None:
+        """Start (or, for a gateway cluster named ``adopt``, reconnect to) the cluster and record where it runs."""
+        live: LiveCluster | None = None
         try:
+            dashboard = None
             if spec.kind == "address":
                 live = LiveCluster(None, _connect(str(spec.address)))
                 address = str(spec.address)
+            elif spec.kind == "gateway":
+                cluster, adopted = self._gateway_cluster(name, spec, adopt)
+                live = LiveCluster(cluster, None, spec)
+                live.client = _connect(cluster.scheduler_address, cluster.security)
+                address, dashboard = cluster.scheduler_address, cluster.dashboard_link
+                if not adopted:
+                    live.client.wait_for_workers(spec.workers, timeout=SCALE_TIMEOUT_S)
             else:
                 cluster = cluster_core.build(spec)
-                live = LiveCluster(cluster, _connect(cluster.scheduler_address))
+                live = LiveCluster(cluster, None)
+                live.client = _connect(cluster.scheduler_address)
                 address = cluster.scheduler_address
             if spec.kind == "local":
                 live.client.wait_for_workers(spec.workers, timeout=SCALE_TIMEOUT_S)
         except MLOpsError as exc:
+            self._close(name, live, shutdown=True)
             self._set(name, status="failed", reason=exc.message, desired="stopped")
             raise
         except Exception as exc:
             message = f"could not start cluster {name!r}: {type(exc).__name__}: {exc}"
             log.exception("cluster %s failed to start", name)
+            self._close(name, live, shutdown=True)
             self._set(name, status="failed", reason=message, desired="stopped")
             raise MLOpsError(message) from None
         self._live[name] = live
-        self._set(name, status="running", scheduler_address=address, dashboard_link=live.client.dashboard_link)
+        link = dashboard or live.client.dashboard_link
+        self._set(name, status="running", scheduler_address=address, dashboard_link=link)
+
+    def _gateway_cluster(self, name: str, spec: ClusterSpec, adopt: str | None) -> tuple[Any, bool]:
+        """The gateway cluster ``adopt`` when its gateway still has it (True), else a new one (False)."""
+        if adopt:
+            with gateway.session(spec, WHERE) as session:
+                if gateway.find(session, spec, adopt):
+                    cluster = gateway.connect(session, spec, adopt)
+                    self._note(name, "cluster.adopt", f"reconnected to gateway cluster {adopt}")
+                    return cluster, True
+            self._note(name, "cluster.restore", f"the gateway no longer has cluster {adopt}; starting a new one")
+
+        def named(address: str) -> None:  # kept before it runs: a controller killed now still finds it
+            self._set(name, scheduler_address=address)
+
+        return gateway.start(spec, WHERE, named=named), False
+
+    def _note(self, name: str, kind: str, message: str) -> None:
+        with self._sessions.begin() as session:
+            self._event(session, kind, name, message)
 
     def scale(self, name: str, scale: ClusterScale) -> dict[str, Any]:
         count = scale.workers
@@ -173,7 +210,10 @@ class ClusterSupervisor:
                 raise InvalidInput(
                     f"cluster {name!r} is a scheduler at {record.scheduler_address} run elsewhere; scale it where it runs"
                 )
-            live.cluster.scale(count)
+            if live.spec is not None:
+                gateway.scale(live.cluster, live.spec, count)
+            else:
+                live.cluster.scale(count)
             self._wait_for_count(live, count)
             spec = dict(record.spec, workers=count)
             with self._sessions.begin() as session:
@@ -196,19 +236,43 @@ class ClusterSupervisor:
                 record = self._record(session, name)
                 record.desired = "stopped"
                 self._event(session, "cluster.stop", name, "stopped on request")
-            self._tear_down(name)
-            self._set(name, status="stopped", reason=None)
+                spec, address = record.spec, record.scheduler_address
+            reason = None
+            if name in self._live:
+                self._tear_down(name)
+            elif spec.get("kind") == "gateway" and address:
+                reason = self._stop_in_gateway(spec, address)
+            self._set(name, status="stopped", reason=reason)
             return self.get(name)
 
-    def _tear_down(self, name: str) -> None:
-        live = self._live.pop(name, None)
+    @staticmethod
+    def _stop_in_gateway(raw: dict[str, Any], address: str) -> str | None:
+        """Stop a gateway cluster this controller holds no handle on (it could not reconnect): by its name."""
+        try:
+            spec = ClusterSpec.from_dict(raw)
+            with gateway.session(spec, WHERE) as session:
+                if gateway.find(session, spec, gateway.cluster_name(address)):
+                    gateway.stop(session, spec, gateway.cluster_name(address))
+        except MLOpsError as exc:
+            return f"its gateway cluster may still run: {exc.message}"
+        return None
+
+    def _tear_down(self, name: str, shutdown: bool = True) -> None:
+        self._close(name, self._live.pop(name, None), shutdown)
+
+    @staticmethod
+    def _close(name: str, live: LiveCluster | None, shutdown: bool) -> None:
+        """Close our client and the cluster; ``shutdown`` False leaves a gateway cluster running in its gateway."""
         if live is None:
             return
         for closeable in (live.client, live.cluster):
             if closeable is None:
                 continue
             try:
-                closeable.close()
+                if live.spec is not None and closeable is live.cluster:
+                    gateway.close(closeable, shutdown=shutdown)
+                else:
+                    closeable.close()
             except Exception:  # closing is best effort; the processes die with the controller anyway
                 log.exception("closing %s of cluster %s failed", type(closeable).__name__, name)
 
@@ -238,7 +302,11 @@ class ClusterSupervisor:
             self._set(record.name, status="starting", reason=None)
             with self._sessions.begin() as session:
                 self._event(session, "cluster.restore", record.name, "restoring after controller start")
-            self._bring_up(record.name, spec)  # marks the record failed itself when the cluster does not come up
+            adopt = None
+            if spec.kind == "gateway" and record.scheduler_address:
+                adopt = gateway.cluster_name(record.scheduler_address)
+            # Marks the record failed itself when the cluster does not come up.
+            self._bring_up(record.name, spec, adopt=adopt)
 
     def _mark_failed(self, name: str, reason: str) -> None:
         log.warning("cluster %s: %s", name, reason)
@@ -248,8 +316,11 @@ class ClusterSupervisor:
             log.exception("marking cluster %s failed did not work", name)
 
     def close_all(self) -> None:
-        """Stop the live clusters on controller shutdown; their desired state stays, so they come back."""
+        """Stop the live clusters on controller shutdown; their desired state stays, so they come back. A gateway
+        cluster is only let go: it runs on in its gateway, and the next controller reconnects to it."""
         with self._lock:
             for name in list(self._live):
-                self._tear_down(name)
-                self._set(name, status="stopped", reason="controller stopped")
+                kept = self._live[name].spec is not None
+                self._tear_down(name, shutdown=not kept)
+                reason = "controller stopped" + ("; the cluster runs on in its gateway" if kept else "")
+                self._set(name, status="stopped", reason=reason)

@@ -79,6 +79,13 @@ def disconnect(client: Any) -> None:
         gateway.close(held, shutdown=False)
 
 
+def gateway_env(raw_spec: dict[str, Any], address: str, where: str) -> dict[str, str]:
+    """What another process needs to connect to the gateway cluster at ``address`` (credentials asked of the
+    gateway now, authenticated as ``where``'s environment says)."""
+    spec = ClusterSpec.from_dict(raw_spec)
+    return gateway.connection_env(address, gateway.security(spec, gateway.cluster_name(address), where))
+
+
 def connection_env(cluster: Any, spec: ClusterSpec) -> dict[str, str]:
     """What another process (a job's kernel) needs for ``distributed.Client()`` to connect to ``cluster``."""
     if spec.kind == "gateway":

@@ -183,6 +183,17 @@ def scale(cluster: Any, spec: ClusterSpec, count: int) -> None:
             raise InvalidInput(f"the Dask Gateway at {spec.address} did not scale to {count}: {_plain(warning.message)}")
 
 
+def wait_for_workers(cluster: Any, count: int, timeout: float = START_TIMEOUT_S) -> None:
+    """Wait until the gateway cluster has ``count`` workers (the gateway tells its handle of each one)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(cluster.scheduler_info.get("workers", {})) < count:
+        if time.monotonic() > deadline:
+            raise MLOpsError(f"the gateway cluster {cluster.name} did not reach {count} worker(s) within {timeout:g} s")
+        time.sleep(0.2)
+
+
 def close(cluster: Any, shutdown: bool) -> None:
     """Close our handle on a gateway cluster; ``shutdown``: the cluster itself stops too."""
     try:
@@ -191,8 +202,15 @@ def close(cluster: Any, shutdown: bool) -> None:
         _quiet(cluster.gateway)
 
 
-def start(spec: ClusterSpec, where: str, named: Callable[[str], None] | None = None, shutdown_on_close: bool = False) -> Any:
-    """A new cluster from the gateway, scaled to the spec's workers: its ``GatewayCluster``.
+def start(
+    spec: ClusterSpec,
+    where: str,
+    named: Callable[[str], None] | None = None,
+    shutdown_on_close: bool = False,
+    wait: bool = True,
+) -> Any:
+    """A new cluster from the gateway, scaled to the spec's workers (``wait``: once they have joined): its
+    ``GatewayCluster``.
 
     ``named`` is told its scheduler address (which ends in the gateway's name for it) before the cluster runs, so
     a caller that dies while it starts can still find it; if the start fails, the cluster is stopped.
@@ -206,6 +224,8 @@ def start(spec: ClusterSpec, where: str, named: Callable[[str], None] | None = N
             cluster = connect(gateway, spec, name)
             cluster.shutdown_on_close = shutdown_on_close
             scale(cluster, spec, spec.workers)
+            if wait:
+                wait_for_workers(cluster, spec.workers)
         except BaseException:
             with contextlib.suppress(Exception):
                 if cluster is not None:

@@ -23,6 +23,7 @@ from mlops_magics.controller import Controller
 from mlops_magics.errors import InvalidInput
 from mlops_magics.workspace import Workspace
 from tests.gateway import LocalGateway, gateway_fixture  # noqa: F401 (the fixture `gateway`)
+from tests.test_jobs import notebook, wait_for
 
 
 @pytest.fixture
@@ -36,6 +37,10 @@ def no_secret_in(home: Path, secret: str) -> list[Path]:
     """Every file of the workspace that holds ``secret`` (none, when it was never written)."""
     needle = secret.encode()
     return [p for p in home.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def gateway_name(view: dict) -> str:
+    return view["scheduler_address"].rpartition("/")[2]
 
 
 def parquet_folder(folder: Path, files: int = 3, rows: int = 4_000) -> Path:
@@ -197,3 +202,50 @@ def test_what_is_wrong_is_one_line_without_the_secret(gateway: LocalGateway, mon
     with pytest.raises(InvalidInput, match="could not reach a Dask Gateway at http://127.0.0.1:9 "):
         cluster_core.build(ClusterSpec.from_dict({"kind": "gateway", "address": "http://127.0.0.1:9"}), "the test")
     assert gateway.running_clusters() == []  # nothing was left half-started
+
+
+def test_a_job_with_a_gateway_cluster_of_its_own_leaves_none_behind(
+    controller: Controller, workspace: Workspace, gateway: LocalGateway, credentials: None
+) -> None:
+    """Succeeded, failed or cancelled, the run's gateway cluster is stopped in the gateway afterwards."""
+    notebook(
+        workspace.root / "ok.ipynb",
+        "import os\nfrom distributed import Client\nclient = Client()  # the run's gateway cluster, as for a local one",
+        "print('workers', len(client.scheduler_info()['workers']), 'answer', client.submit(lambda: 21 * 2).result())\n"
+        "print('address', os.environ['DASK_SCHEDULER_ADDRESS'])\nclient.close()",
+    )
+    notebook(workspace.root / "fails.ipynb", "from distributed import Client\nclient = Client()", "raise ValueError('bad')")
+    notebook(workspace.root / "slow.ipynb", "import time\ntime.sleep(120)")
+    cluster = {"kind": "gateway", "address": gateway.address, "auth": "simple", "workers": 1}
+    shared = controller.start_cluster("default", cluster)  # the workspace's: a job may use it instead
+    for name in ("ok", "fails", "slow"):
+        controller.put_job(name, {"notebook": f"{name}.ipynb", "cluster": cluster})
+        controller.run_job(name, {})
+    controller.put_job("shared", {"notebook": "ok.ipynb", "cluster": "workspace"})
+    controller.run_job("shared", {})
+    deadline = time.monotonic() + 120
+    while "started in" not in "\n".join(controller.run_logs("slow", "1", 50)["lines"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert controller.cancel_run("slow", "1")["state"] == "cancelled"
+
+    done = wait_for(controller, "ok", 1, timeout=180)
+    lines = "\n".join(controller.run_logs("ok", "1", 200)["lines"])
+    assert done["state"] == "succeeded", (done, lines)
+    assert "workers 1 answer 42" in lines and "address gateway://127.0.0.1:" in lines, lines
+    assert "cluster stopped" in lines, lines
+    failed = wait_for(controller, "fails", 1, timeout=180)
+    assert failed["state"] == "failed" and "bad" in failed["reason"], failed
+    for name in ("fails", "slow"):
+        assert "cluster stopped" in "\n".join(controller.run_logs(name, "1", 200)["lines"])
+    used = wait_for(controller, "shared", 1, timeout=180)
+    lines = "\n".join(controller.run_logs("shared", "1", 200)["lines"])
+    assert used["state"] == "succeeded" and f"address {shared['scheduler_address']}" in lines, (used, lines)
+    assert "cluster stopped" not in lines
+    # The runs' own clusters are gone; the workspace's runs on, untouched.
+    assert gateway.running_clusters() == [gateway_name(shared)]
+    assert controller.stop_cluster("default")["status"] == "stopped"
+    assert gateway.running_clusters() == []
+    assert gateway.wait_for_no_clusters() == []
+    assert no_secret_in(workspace.home, gateway.password) == []
+    tls_key = "PRIVATE KEY-----"  # a gateway cluster's credentials: in memory and in the kernel only
+    assert [p for p in workspace.home.rglob("*") if p.is_file() and tls_key.encode() in p.read_bytes()] == []

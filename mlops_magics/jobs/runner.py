@@ -95,6 +95,7 @@ class Plan:
     timeout_s: float | None
     attempt: int | None
     cluster: dict[str, Any] | None = None  # a cluster spec: the run's own cluster, started and stopped by the run
+    workspace_gateway: dict[str, Any] | None = None  # the spec of the workspace's cluster, when a gateway runs it
 
     @classmethod
     def read(cls, folder: Path) -> Plan:
@@ -141,6 +142,7 @@ class Plan:
             timeout_s=float(timeout) if timeout is not None else None,
             attempt=value_of("attempt", int),
             cluster=value_of("cluster", dict),
+            workspace_gateway=value_of("workspace_gateway", dict),
         )
 
 
@@ -338,6 +340,10 @@ class Run:
             failed = await self._start_cluster(plan.cluster)
             if failed is not None:
                 return failed
+        elif plan.workspace_gateway is not None:
+            failed = await self._reach_workspace_gateway(plan.workspace_gateway)
+            if failed is not None:
+                return failed
         warm, self.warm = self.warm, None
         settings: dict[str, Any] | None = None
         warm_client = None
@@ -482,6 +488,19 @@ class Run:
             self.cluster_env = cluster_core.connection_env(cluster, spec)
             return None
         self.cluster_env = {"DASK_SCHEDULER_ADDRESS": address}
+        return None
+
+    async def _reach_workspace_gateway(self, raw: dict[str, Any]) -> Outcome | None:
+        """The workspace's cluster runs in a gateway: its TLS credentials, asked of the gateway now, go to the
+        kernel's environment with its address (never to the run's files)."""
+        from mlops_magics import cluster as cluster_core
+        from mlops_magics.errors import MLOpsError
+
+        address = self.plan.env.get("DASK_SCHEDULER_ADDRESS", "")
+        try:
+            self.cluster_env = await asyncio.to_thread(cluster_core.gateway_env, raw, address, "the job run")
+        except MLOpsError as exc:
+            return Outcome("failed", f"the workspace's gateway cluster cannot be reached: {exc.message}")
         return None
 
     async def _stop_cluster(self) -> None:

@@ -152,12 +152,10 @@ class ClusterSupervisor:
                 live = LiveCluster(None, _connect(str(spec.address)))
                 address = str(spec.address)
             elif spec.kind == "gateway":
-                cluster, adopted = self._gateway_cluster(name, spec, adopt)
+                cluster = self._gateway_cluster(name, spec, adopt)  # a new one has its workers already
                 live = LiveCluster(cluster, None, spec)
                 live.client = _connect(cluster.scheduler_address, cluster.security)
                 address, dashboard = cluster.scheduler_address, cluster.dashboard_link
-                if not adopted:
-                    live.client.wait_for_workers(spec.workers, timeout=SCALE_TIMEOUT_S)
             else:
                 cluster = cluster_core.build(spec)
                 live = LiveCluster(cluster, None)
@@ -179,20 +177,20 @@ class ClusterSupervisor:
         link = dashboard or live.client.dashboard_link
         self._set(name, status="running", scheduler_address=address, dashboard_link=link)
 
-    def _gateway_cluster(self, name: str, spec: ClusterSpec, adopt: str | None) -> tuple[Any, bool]:
-        """The gateway cluster ``adopt`` when its gateway still has it (True), else a new one (False)."""
+    def _gateway_cluster(self, name: str, spec: ClusterSpec, adopt: str | None) -> Any:
+        """The gateway cluster ``adopt`` when its gateway still has it, else a new one."""
         if adopt:
             with gateway.session(spec, WHERE) as session:
                 if gateway.find(session, spec, adopt):
                     cluster = gateway.connect(session, spec, adopt)
                     self._note(name, "cluster.adopt", f"reconnected to gateway cluster {adopt}")
-                    return cluster, True
+                    return cluster
             self._note(name, "cluster.restore", f"the gateway no longer has cluster {adopt}; starting a new one")
 
         def named(address: str) -> None:  # kept before it runs: a controller killed now still finds it
             self._set(name, scheduler_address=address)
 
-        return gateway.start(spec, WHERE, named=named), False
+        return gateway.start(spec, WHERE, named=named)
 
     def _note(self, name: str, kind: str, message: str) -> None:
         with self._sessions.begin() as session:

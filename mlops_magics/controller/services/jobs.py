@@ -461,19 +461,27 @@ class JobSupervisor:
             "MLOPS_JOB": name,
             "MLOPS_RUN": str(number),
         }
-        if spec.cluster == "workspace" and self._clusters is not None:
-            address = self._cluster_address()
-            if address:
-                env["DASK_SCHEDULER_ADDRESS"] = address
+        view = self._workspace_cluster(spec)
+        if view is not None:
+            env["DASK_SCHEDULER_ADDRESS"] = view["scheduler_address"]
         return {**spec.env, **env}
 
-    def _cluster_address(self) -> str | None:
+    def _workspace_cluster(self, spec: JobSpec) -> dict[str, Any] | None:
+        """The workspace's running cluster, for a job whose runs use it; None otherwise."""
+        if spec.cluster != "workspace" or self._clusters is None:
+            return None
         try:
             views = self._clusters.list()
         except Exception:
             return None
         running = [v for v in views if v.get("status") == "running" and v.get("scheduler_address")]
-        return running[0]["scheduler_address"] if running else None
+        return running[0] if running else None
+
+    def _workspace_gateway(self, spec: JobSpec) -> dict[str, Any] | None:
+        """The spec of the workspace's cluster when it is a gateway's: the run asks the gateway for its TLS
+        credentials itself, so they are never written to the run's files."""
+        view = self._workspace_cluster(spec)
+        return view["spec"] if view is not None and view["spec"].get("kind") == "gateway" else None
 
     def _launch(self, name: str, spec: JobSpec, number: int) -> None:
         folder = self.workspace.job_run(name, number)
@@ -502,6 +510,7 @@ class JobSupervisor:
             "timeout_s": spec.timeout_s,
             "attempt": attempt,
             "cluster": spec.cluster.to_dict() if isinstance(spec.cluster, ClusterSpec) else None,
+            "workspace_gateway": self._workspace_gateway(spec),
         }
         write_private(folder / "run.json", json.dumps(plan, indent=1))
         process = self._warm_runner(folder) or self._cold_runner(folder)

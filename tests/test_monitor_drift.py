@@ -327,3 +327,24 @@ def test_a_profile_saved_in_format_1_loads_and_compares(tmp_path: Path, referenc
     from mlops_magics.eda.compare import compare
 
     assert compare(old, profiled(same_frame)) is not None
+
+
+def test_kll_summaries_folded_from_windows_of_unequal_sizes_keep_their_weights() -> None:
+    """A window's segments differ in size; the merged sketch's points must still stand for every row (the weights
+    datasketches gives when iterating a merged sketch do not: they summed to 5,000 for 80,000 rows)."""
+    from mlops_magics.eda.sketches import KllSummary
+
+    rng = np.random.default_rng(7)
+    parts = [rng.normal(size=n) for n in (500_000, 20_000, 42_000, 38_000, 7_000, 300, 61_000)]
+    parts.append(rng.normal(5.0, 1.0, size=6_000))  # a small window far from the rest: 0.9% of the rows
+    folded = KllSummary.of_values(parts[0])
+    for part in parts[1:]:
+        folded.merge(KllSummary.of_values(part))
+    points = folded.points()
+    everything = np.sort(np.concatenate(parts))
+    assert points.weights.sum() == pytest.approx(everything.size)
+    qs = np.linspace(0.01, 0.99, 99)
+    ranks = np.searchsorted(everything, points.quantiles(qs)) / everything.size
+    assert np.abs(ranks - qs).max() < 0.005
+    # read back, it is the same distribution as the rows: what a drift check compares stays right
+    assert stats.wasserstein_distance(points.values, everything, u_weights=points.weights) < 0.01

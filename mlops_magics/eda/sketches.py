@@ -276,9 +276,16 @@ class KllSummary:
         if not self.n:
             return QuantileSummary.empty()
         items = np.array(list(self.sketch), dtype=np.float64).reshape(-1, 2)
-        items = items[np.argsort(items[:, 0], kind="stable")]
-        values, weights = items[:, 0].copy(), items[:, 1].copy()
-        if not self.sketch.is_estimation_mode() or self.low.size < TAIL:
+        if not self.sketch.is_estimation_mode():
+            items = items[np.argsort(items[:, 0], kind="stable")]
+            return QuantileSummary(items[:, 0].copy(), items[:, 1].copy())
+        # The weights iteration gives are wrong after a merge of sketches of unequal sizes (datasketches 5.2: they
+        # can sum to the items retained, not to n); the sketch's own CDF is right: each retained value stands for
+        # the rows between the one before it and itself.
+        values = np.unique(items[:, 0])
+        shares = np.asarray(self.sketch.get_cdf(values.tolist(), True), dtype=np.float64)[:-1]
+        weights = np.diff(np.concatenate(([0.0], shares))) * self.n
+        if self.low.size < TAIL:
             return QuantileSummary(values, weights)
         low_cut, high_cut = self.low[-1], self.high[0]
         below, above = self.low[self.low < low_cut], self.high[self.high > high_cut]

@@ -5,6 +5,7 @@ import { PollError } from './Polled';
 import { Section } from './Section';
 import { usePolled } from './usePolled';
 import { message } from '../format';
+import { GatewayAuth, parseGatewayOptions, startMagic, Where } from '../cluster';
 
 export interface IClusterDefaults {
   workers: number;
@@ -54,6 +55,10 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
   const [workers, setWorkers] = useState(String(defaults.workers));
   const [threads, setThreads] = useState(String(defaults.threadsPerWorker));
   const [memory, setMemory] = useState(defaults.memoryLimit);
+  const [where, setWhere] = useState<Where>('local');
+  const [gatewayUrl, setGatewayUrl] = useState('');
+  const [gatewayOptions, setGatewayOptions] = useState('');
+  const [auth, setAuth] = useState<GatewayAuth | ''>('');
   const [scaleTo, setScaleTo] = useState('');
 
   // Told on every answer (the app compares the dashboard link itself), not before the first.
@@ -79,14 +84,34 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
     }
   };
 
+  const form = { workers, threads, memory, gateway: gatewayUrl, options: gatewayOptions, auth };
   const start = (): Promise<void> =>
     act('Starting cluster…', () =>
-      api.startCluster(CLUSTER_NAME, {
-        workers: Number(workers),
-        threads_per_worker: Number(threads),
-        memory_limit: memory
-      })
+      api.startCluster(
+        CLUSTER_NAME,
+        where === 'local'
+          ? { workers: Number(workers), threads_per_worker: Number(threads), memory_limit: memory }
+          : {
+              kind: 'gateway',
+              workers: Number(workers),
+              // Empty: the controller's dask config gateway.address; no auth: its gateway.auth.
+              ...(gatewayUrl.trim() ? { address: gatewayUrl.trim() } : {}),
+              options: parseGatewayOptions(gatewayOptions),
+              ...(auth ? { auth } : {})
+            }
+      )
     );
+  const startInNotebook = (): void => {
+    let magic: string;
+    try {
+      magic = startMagic(where, form);
+    } catch (e) {
+      setError(message(e));
+      return;
+    }
+    setError(null);
+    void props.runMagic(magic);
+  };
   const scale = (): Promise<void> =>
     act('Scaling…', () => api.scaleCluster(CLUSTER_NAME, Number(scaleTo || cluster?.workers)));
   const stop = (): Promise<void> => act('Stopping…', () => api.stopCluster(CLUSTER_NAME));
@@ -133,6 +158,16 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
         </dl>
       ) : (
         <div className="mlops-Form">
+          <label htmlFor="mlops-where">Where</label>
+          <select
+            id="mlops-where"
+            className="mlops-Select"
+            value={where}
+            onChange={e => setWhere(e.target.value as Where)}
+          >
+            <option value="local">This machine</option>
+            <option value="gateway">Dask Gateway</option>
+          </select>
           <label htmlFor="mlops-workers">Workers</label>
           <input
             id="mlops-workers"
@@ -141,16 +176,52 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
             value={workers}
             onChange={e => setWorkers(e.target.value)}
           />
-          <label htmlFor="mlops-threads">Threads / worker</label>
-          <input
-            id="mlops-threads"
-            type="number"
-            min={1}
-            value={threads}
-            onChange={e => setThreads(e.target.value)}
-          />
-          <label htmlFor="mlops-memory">Memory / worker</label>
-          <input id="mlops-memory" value={memory} onChange={e => setMemory(e.target.value)} />
+          {where === 'local' ? (
+            <>
+              <label htmlFor="mlops-threads">Threads / worker</label>
+              <input
+                id="mlops-threads"
+                type="number"
+                min={1}
+                value={threads}
+                onChange={e => setThreads(e.target.value)}
+              />
+              <label htmlFor="mlops-memory">Memory / worker</label>
+              <input id="mlops-memory" value={memory} onChange={e => setMemory(e.target.value)} />
+            </>
+          ) : (
+            <>
+              <label htmlFor="mlops-gateway">Gateway URL</label>
+              <input
+                id="mlops-gateway"
+                placeholder="dask config gateway.address"
+                value={gatewayUrl}
+                onChange={e => setGatewayUrl(e.target.value)}
+              />
+              <label htmlFor="mlops-gateway-options">Options</label>
+              <input
+                id="mlops-gateway-options"
+                placeholder="worker_cores=2 worker_memory=4"
+                title="The gateway's cluster options, NAME=VALUE separated by spaces"
+                value={gatewayOptions}
+                onChange={e => setGatewayOptions(e.target.value)}
+              />
+              <label htmlFor="mlops-gateway-auth">Auth</label>
+              <select
+                id="mlops-gateway-auth"
+                className="mlops-Select"
+                value={auth}
+                title="The password or token is read from the controller's environment (DASK_GATEWAY_PASSWORD, JUPYTERHUB_API_TOKEN), never typed here"
+                onChange={e => setAuth(e.target.value as GatewayAuth | '')}
+              >
+                <option value="">as dask config says</option>
+                <option value="none">none</option>
+                <option value="simple">simple (DASK_GATEWAY_PASSWORD)</option>
+                <option value="jupyterhub">JupyterHub (JUPYTERHUB_API_TOKEN)</option>
+                <option value="kerberos">Kerberos</option>
+              </select>
+            </>
+          )}
         </div>
       )}
       <div className="mlops-Actions">
@@ -196,11 +267,7 @@ export function ClusterSection(props: IClusterSectionProps): JSX.Element {
             </button>
             <button
               className="mlops-Button"
-              onClick={() =>
-                props.runMagic(
-                  `%cluster start --workers ${Number(workers)} --threads ${Number(threads)} --memory ${memory}`
-                )
-              }
+              onClick={startInNotebook}
               disabled={busy !== null}
               title="Insert %cluster start into the active notebook and run it"
             >

@@ -184,21 +184,20 @@ def _job_command(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics.monitor import actions
-    from mlops_magics.monitor.check import carry_out
+    from mlops_magics.monitor.check import check_body
 
     order = arguments.monitor_order(args)
     if isinstance(order, actions.StandingOrder):
         done = actions.carry_out(_controller(workspace), order)
         print(json.dumps(done.view, indent=2, default=str) if args.json and done.view is not None else "\n".join(done.lines))
         return EXIT_OK
-    result = carry_out(workspace, order, _controller(workspace))
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
-    else:
-        print(repr(result))
-    if result.verdict == "decay":
+    # Run by the controller, which has MLflow imported and its store open: a shell's check costs its answer only.
+    answer = _controller(workspace).check_deployment(order.deployment, check_body(order))
+    print(json.dumps(answer["check"], indent=2, default=str) if args.json else answer["text"])
+    verdict = answer["check"]["verdict"]
+    if verdict == "decay":
         return EXIT_DECAY
-    return EXIT_DRIFT if result.verdict in ("drift", "schema change") else EXIT_OK
+    return EXIT_DRIFT if verdict in ("drift", "schema change") else EXIT_OK
 
 
 def _workspace_command(_args: argparse.Namespace, workspace: Workspace) -> int:

@@ -49,6 +49,7 @@ FUZZED_CHANGES = (
     "DELETE /mlops/api/deployments/{name}",
     "POST /mlops/api/deployments/{name}/rollback",
     "POST /mlops/api/deployments/{name}/token",
+    "POST /mlops/api/deployments/{name}/check",  # a one-shot drift check: reads the request log, changes nothing
     # Jobs: the harness's root holds no notebook, so no job can be made and no run started.
     "PUT /mlops/api/jobs/{name}",
     "DELETE /mlops/api/jobs/{name}",

@@ -77,9 +77,9 @@ class OnAlert(WireModel):
     retrain: JobName
 
 
-class MonitorSpec(WireModel):
-    deployment: DeploymentName = Field(description="the deployment whose logged requests are checked")
-    every: Annotated[str, AfterValidator(_every), Duration] = Field(description="how often: 10s to 7d, e.g. 10m")
+class CheckSpec(WireModel):
+    """One check of a deployment's window (``%monitor NAME``'s options), as a standing monitor has them too."""
+
     window: Annotated[str, Field(pattern=_WINDOW)] = Field(
         "1h", description="the sliding window: a duration (90s, 30m, 1h, 2d) or the last N logged rows (10000)"
     )
@@ -99,6 +99,11 @@ class MonitorSpec(WireModel):
     maximums: Annotated[dict[str, float], Field(max_length=20)] = Field(
         default_factory=dict, description="decay when a metric better small, on feedback labels, rises above (rmse, mae)"
     )
+
+
+class MonitorSpec(CheckSpec):
+    deployment: DeploymentName = Field(description="the deployment whose logged requests are checked")
+    every: Annotated[str, AfterValidator(_every), Duration] = Field(description="how often: 10s to 7d, e.g. 10m")
     on_drift: OnAlert | None = Field(None, description="on a drift alert: raise alert:<monitor> for this job")
     on_decay: OnAlert | None = Field(None, description="on a decay alert: raise alert:<monitor> for this job")
     max_error_rate: Annotated[float, AfterValidator(_share), Field(json_schema_extra=_SHARE)] | None = Field(
@@ -199,3 +204,10 @@ class Incident(View):
 
     alert: Alert | None
     steps: list[LoopStep]
+
+
+class CheckResult(View):
+    """A one-shot check run by the controller: the check, and its text as ``%monitor`` prints it."""
+
+    check: dict[str, Any] = Field(description="the whole check (as %monitor's to_dict)")
+    text: str

@@ -20,7 +20,7 @@ from mlops_magics import names
 from mlops_magics.api.clusters import Cluster, ClusterScale, ClusterSpec
 from mlops_magics.api.deployments import Deployment, DeploymentLogs, DeploymentSpec, DeploymentToken
 from mlops_magics.api.jobs import Job, JobEvent, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
-from mlops_magics.api.monitors import Alert, Incident, Monitor, MonitorCheckView, MonitorSpec
+from mlops_magics.api.monitors import Alert, CheckResult, CheckSpec, Incident, Monitor, MonitorCheckView, MonitorSpec
 from mlops_magics.api.profiles import Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
@@ -279,6 +279,10 @@ OPERATIONS: tuple[Operation, ...] = (
               (MONITOR,), timeout=LONG_TIMEOUT_S, errors=(400, 404, 503)),
     Operation("monitor_checks", "GET", "/monitors/{name}/checks", "The monitor's checks, newest first (200 kept)",
               list[MonitorCheckView], C, "monitors.checks", (MONITOR,), errors=(400, 404, 503)),
+    Operation("check_deployment", "POST", "/deployments/{name}/check",
+              "One check of the deployment's window now (%monitor NAME, run by the controller): drift, prediction "
+              "drift, performance on feedback; nothing is saved", CheckResult, C, "monitors.check_deployment",
+              (DEPLOYMENT,), CheckSpec, timeout=LONG_TIMEOUT_S, errors=(400, 404, 503)),
     Operation("monitor_timeline", "GET", "/monitors/{name}/timeline",
               "The loop's turns, newest first: alert, retrain run, model version, review, swap, watch, rollback",
               list[Incident], C, "monitors.timeline", (MONITOR,), errors=(400, 404, 503)),

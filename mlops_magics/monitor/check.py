@@ -235,6 +235,22 @@ def thresholds_from(pairs: dict[str, str], tests: str | None = None) -> Threshol
     return thresholds_of(values, tests)
 
 
+def check_body(order: MonitorOrder) -> dict[str, Any]:
+    """The order as the controller's ``check_deployment`` takes it, checked here first (one line naming what is
+    wrong, before anything is sent)."""
+    Window.parse(order.window)
+    chosen = thresholds_from(order.thresholds, order.tests)
+    limits = limits_from(order.minimums, order.maximums)
+    return {
+        "window": order.window,
+        "thresholds": {name.strip().replace("-", "_"): float(text) for name, text in order.thresholds.items()},
+        "tests": list(chosen.tests),
+        "features": order.features,
+        "minimums": {limit.metric: limit.value for limit in limits if limit.bound == "min"},
+        "maximums": {limit.metric: limit.value for limit in limits if limit.bound == "max"},
+    }
+
+
 def carry_out(workspace: Workspace, order: MonitorOrder, controller: Controller) -> MonitorCheck:
     """The order's check."""
     limits = limits_from(order.minimums, order.maximums)
@@ -336,7 +352,7 @@ def _prediction_drift(workspace: Workspace, served: Served, data: WindowData, th
     """The window's answered predictions against the model's predictions on its training data."""
     from mlops_magics import tracking
     from mlops_magics.eda.profile import Profile
-    from mlops_magics.train.run import PREDICTIONS_ARTIFACT
+    from mlops_magics.train.artifacts import PREDICTIONS_ARTIFACT
 
     client = tracking.mlflow_for(workspace).MlflowClient()
     try:
@@ -393,7 +409,7 @@ def _served(workspace: Workspace, view: dict[str, Any]) -> Served:
 def _training_profile(workspace: Workspace, served: Served) -> Profile:
     from mlops_magics import tracking
     from mlops_magics.eda.profile import Profile
-    from mlops_magics.train.run import PROFILE_ARTIFACT
+    from mlops_magics.train.artifacts import PROFILE_ARTIFACT
 
     client = tracking.mlflow_for(workspace).MlflowClient()
     try:

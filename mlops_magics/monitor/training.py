@@ -103,7 +103,7 @@ def served_reference(workspace: Workspace, deployment: str, controller: Controll
     fingerprint (``%%train`` logs its SHA-256) and where its training profile is."""
     from mlops_magics import tracking
     from mlops_magics.monitor.check import _served
-    from mlops_magics.train.run import PROFILE_ARTIFACT
+    from mlops_magics.train.artifacts import PROFILE_ARTIFACT
 
     served = _served(workspace, controller.deployment(deployment))
     reference: dict[str, Any] = {

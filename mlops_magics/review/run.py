@@ -13,8 +13,8 @@ from typing import Any
 from mlops_magics import tracking
 from mlops_magics.errors import InvalidInput, NotFound
 from mlops_magics.train import metrics as scoring
+from mlops_magics.train.artifacts import CHALLENGER, JOB_TAGS, PROFILE_ARTIFACT
 from mlops_magics.train.background import WRITER
-from mlops_magics.train.run import CHALLENGER, JOB_TAGS, PROFILE_ARTIFACT
 from mlops_magics.workspace import Workspace
 
 CHAMPION = "champion"

@@ -16,16 +16,10 @@ import pandas as pd
 
 from mlops_magics.errors import MLOpsError
 from mlops_magics.train import metrics as scoring
+from mlops_magics.train.artifacts import CHALLENGER, JOB_TAGS, PREDICTIONS_ARTIFACT, PROFILE_ARTIFACT
 from mlops_magics.train.background import WRITER
 from mlops_magics.train.fingerprint import fingerprint
 from mlops_magics.train.tracker import Tracker, dumps
-
-CHALLENGER = "challenger"
-PROFILE_ARTIFACT = "profile/profile.json"
-# A run inside a job's run says which (the controller puts both in the run's environment).
-JOB_TAGS = (("MLOPS_JOB", "mlops.job"), ("MLOPS_RUN", "mlops.job_run"))
-# The model's predictions on its training data, profiled: the reference of the monitor's prediction drift.
-PREDICTIONS_ARTIFACT = "profile/predictions.json"
 
 log = logging.getLogger("mlops.train")
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlops_magics import names
-from mlops_magics.api.monitors import CHECKS_KEPT, AlertKind, MonitorSpec
+from mlops_magics.api.monitors import CHECKS_KEPT, AlertKind, CheckSpec, MonitorSpec
 from mlops_magics.controller.services.swap_watch import SwapWatch, alert_view
 from mlops_magics.errors import InvalidInput, MLOpsError, NotFound
 from mlops_magics.monitor.performance import Limit, limits_from
@@ -73,11 +73,11 @@ class _Deployments:
         return self._deployments.get(name)
 
 
-def thresholds(spec: MonitorSpec) -> Thresholds:
+def thresholds(spec: CheckSpec) -> Thresholds:
     return thresholds_of(spec.thresholds, spec.tests, "thresholds")
 
 
-def limits(spec: MonitorSpec) -> list[Limit]:
+def limits(spec: CheckSpec) -> list[Limit]:
     """The spec's decay limits, checked as ``--min`` / ``--max`` are (a known metric, on its better side)."""
     return limits_from(
         {name: repr(value) for name, value in spec.minimums.items()},
@@ -164,6 +164,23 @@ class MonitorSupervisor:
                 .limit(CHECKS_KEPT)
             )
             return [self._check_view(r) for r in session.scalars(query)]
+
+    def check_deployment(self, deployment: str, spec: CheckSpec) -> dict[str, Any]:
+        """A one-shot check (``mlops monitor NAME``), run here where MLflow is imported and its store open; nothing
+        is saved. Its text is the check's, as ``%monitor`` prints it."""
+        from mlops_magics.monitor.check import check
+
+        Window.parse(spec.window)
+        found = check(
+            self.workspace,
+            names.deployment_name(deployment),
+            spec.window,
+            thresholds(spec),
+            spec.features,
+            controller=_Deployments(self._deployments),  # type: ignore[arg-type]
+            limits=limits(spec),
+        )
+        return {"check": found.to_dict(), "text": repr(found)}
 
     def timeline(self, name: str) -> list[dict[str, Any]]:
         names.monitor_name(name)

@@ -355,7 +355,7 @@ class MLOpsMagics(Magics):
 MLOpsMagics.cluster.__doc__ = (
     "Own a Dask cluster for this workspace (it outlives the kernel and serves every kernel and job).\n\n"
     "    %cluster                      connect this kernel to the running cluster\n"
-    "    %cluster start --workers 2    start a LocalCluster (or --address / --factory / --from-config)\n"
+    "    %cluster start --workers 2    start a LocalCluster (or --address / --gateway / --factory / --from-config)\n"
     "    %cluster status | scale N | stop\n\n" + arguments.cluster_help("%cluster")
 )
 MLOpsMagics.eda.__doc__ = (

@@ -117,62 +117,51 @@ def running(controller: Controller, name: str, timeout: float = 60) -> dict:
     return view
 
 
-def test_a_killed_controller_adopts_the_gateway_cluster(workspace: Workspace, gateway: LocalGateway, credentials: None) -> None:
-    controller = Controller(workspace, notify=lambda line: None)
-    spec = {"kind": "gateway", "address": gateway.address, "auth": "simple", "workers": 1}
-    before = controller.start_cluster("gw", spec)
-    assert before["status"] == "running" and before["workers"] == 1
-    assert before["dashboard_link"].startswith(f"{gateway.address}/clusters/")
-    (name,) = gateway.running_clusters()
-    assert before["scheduler_address"].endswith(f"/{name}")
-
-    os.kill(controller.status()["pid"], signal.SIGKILL)
-    after = running(controller, "gw")  # a new controller starts, restores its clusters, and answers
-    assert after["status"] == "running", after
-    assert (after["scheduler_address"], after["workers"]) == (before["scheduler_address"], 1)
-    assert gateway.running_clusters() == [name]  # the same cluster, reconnected: no second one
-    log = workspace.controller_log.read_text()
-    assert f"reconnected to gateway cluster {name}" in log
-
-    # A graceful stop lets the cluster run on in its gateway; the next controller reconnects to it too.
-    controller.shutdown()
-    assert gateway.running_clusters() == [name]
-    assert running(controller, "gw")["scheduler_address"] == before["scheduler_address"]
-    assert controller.scale_cluster("gw", {"workers": 2})["workers"] == 2
-
-    # Gone from the gateway behind the controller's back: the next controller starts a new one.
-    os.kill(controller.status()["pid"], signal.SIGKILL)
-    auth = (getpass.getuser(), gateway.password)
-    httpx.delete(f"{gateway.address}/api/v1/clusters/{name}", auth=auth, timeout=10).raise_for_status()
-    renewed = running(controller, "gw")
-    assert renewed["status"] == "running" and renewed["scheduler_address"] != before["scheduler_address"]
-    assert renewed["workers"] == 2  # the spec as last scaled
-
-    assert controller.stop_cluster("gw")["status"] == "stopped"
-    assert gateway.running_clusters() == []
-    assert gateway.wait_for_no_clusters() == []
-    assert gateway.password not in workspace.controller_log.read_text()
-    assert no_secret_in(workspace.home, gateway.password) == []
-
-
-def test_cli_starts_and_stops_a_gateway_cluster_from_dask_config(
-    workspace: Workspace, gateway: LocalGateway, credentials: None
+def test_cli_start_and_a_controller_that_was_killed_or_stopped_reconnects(
+    workspace: Workspace,
+    gateway: LocalGateway,
+    credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = dict(os.environ, DASK_GATEWAY__ADDRESS=gateway.address, DASK_GATEWAY__AUTH__TYPE="basic")
-    env["DASK_GATEWAY__AUTH__KWARGS"] = "{'password': '{DASK_GATEWAY_PASSWORD}'}"  # dask-gateway's own template
+    # The gateway and its auth from dask config, as a JupyterHub deployment sets them (the password by template).
+    monkeypatch.setenv("DASK_GATEWAY__ADDRESS", gateway.address)
+    monkeypatch.setenv("DASK_GATEWAY__AUTH__TYPE", "basic")
+    monkeypatch.setenv("DASK_GATEWAY__AUTH__KWARGS", "{'password': '{DASK_GATEWAY_PASSWORD}'}")
 
     def mlops(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mlops_magics.cli", "cluster", *args], capture_output=True, text=True, timeout=240, env=env
-        )
+        command = [sys.executable, "-m", "mlops_magics.cli", "cluster", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=240)
 
     started = mlops("start", "--gateway", "--workers", "1")
     assert started.returncode == 0, started.stderr
-    assert "running at gateway://" in started.stdout and "1 worker(s)" in started.stdout
-    spec = Controller(workspace).cluster("default")["spec"]
-    assert (spec["address"], spec["auth"]) == (gateway.address, None)  # the URL of dask config, kept; auth as it says
+    assert "cluster 'default' running at gateway://" in started.stdout and "1 worker(s)" in started.stdout
+    controller = Controller(workspace, notify=lambda line: None)
+    before = controller.cluster("default")
+    assert (before["spec"]["address"], before["spec"]["auth"]) == (gateway.address, None)  # the URL kept
+    assert before["dashboard_link"].startswith(f"{gateway.address}/clusters/")
+    (name,) = gateway.running_clusters()
+    assert gateway_name(before) == name
+
+    os.kill(controller.status()["pid"], signal.SIGKILL)
+    after = running(controller, "default")  # a new controller starts, restores its clusters, and answers
+    assert (after["scheduler_address"], after["workers"]) == (before["scheduler_address"], 1)
+    assert gateway.running_clusters() == [name]  # the same cluster, reconnected: no second one
+    assert f"reconnected to gateway cluster {name}" in workspace.controller_log.read_text()
+    assert controller.scale_cluster("default", {"workers": 2})["workers"] == 2
+
+    # A graceful stop lets it run on in its gateway; gone from the gateway meanwhile, the next controller starts
+    # a new one, as last scaled.
+    controller.shutdown()
+    assert gateway.running_clusters() == [name]
+    auth = (getpass.getuser(), gateway.password)
+    httpx.delete(f"{gateway.address}/api/v1/clusters/{name}", auth=auth, timeout=10).raise_for_status()
+    renewed = running(controller, "default")
+    assert renewed["scheduler_address"] != before["scheduler_address"] and renewed["workers"] == 2, renewed
+
     assert "cluster 'default' is stopped" in mlops("stop").stdout
     assert gateway.running_clusters() == []
+    assert gateway.wait_for_no_clusters() == []
+    assert no_secret_in(workspace.home, gateway.password) == []
 
 
 def gateway_spec(gateway: LocalGateway, **fields: object) -> ClusterSpec:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 PASSWORD_ENV = "DASK_GATEWAY_PASSWORD"
 USER_ENV = "DASK_GATEWAY_USER"
 TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
+CONNECT_TIMEOUT_S = 10
 START_TIMEOUT_S = 120  # the gateway's own start timeout applies too; this bounds our wait for its answer
 
 T = TypeVar("T")
@@ -96,7 +97,10 @@ def _call(spec: ClusterSpec, doing: str, action: Callable[[], T]) -> T:
             "check the URL and that the gateway runs"
         ) from None
     except ValueError as exc:  # the gateway's 404 and 422: an unknown cluster, options it refused
-        raise InvalidInput(f"the Dask Gateway at {address} refused {doing}: {_plain(exc)}") from None
+        reason = _plain(exc)
+        if not reason or reason.startswith("<"):  # nothing, or a web page: not a gateway's answer
+            reason = "no reason a gateway gives; is this the URL of a Dask Gateway?"
+        raise InvalidInput(f"the Dask Gateway at {address} refused {doing}: {reason}") from None
     except (GatewayClusterError, GatewayServerError) as exc:
         raise MLOpsError(f"the Dask Gateway at {address} could not finish {doing}: {_plain(exc)}") from None
 
@@ -112,6 +116,7 @@ def _quiet(gateway: Any) -> None:
 @contextlib.contextmanager
 def session(spec: ClusterSpec, where: str) -> Iterator[Any]:
     """A ``dask_gateway.Gateway`` for the spec's gateway, closed afterwards."""
+    import aiohttp
     from dask_gateway import Gateway
 
     auth = _auth(spec.auth, where)
@@ -119,6 +124,9 @@ def session(spec: ClusterSpec, where: str) -> Iterator[Any]:
         gateway = Gateway(address=spec.address, auth=auth)
     except ValueError as exc:
         raise InvalidInput(f"the Dask Gateway address {spec.address!r} cannot be used: {_plain(exc)}") from None
+    # A gateway nobody answers for fails in seconds, not after aiohttp's 5 minutes; its long polls (a cluster
+    # starting) keep no overall limit: the gateway's own start timeout ends them.
+    gateway._request_kwargs["timeout"] = aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT_S)
     try:
         yield gateway
     finally:
@@ -200,6 +208,7 @@ def close(cluster: Any, shutdown: bool) -> None:
         cluster.close(shutdown=shutdown)
     finally:
         _quiet(cluster.gateway)
+        cluster.__dict__.pop("gateway", None)  # its __del__ closes it again only while it holds its gateway
 
 
 def start(

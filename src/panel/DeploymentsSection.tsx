@@ -330,7 +330,7 @@ function DeploymentItem(props: {
     <li className="mlops-Deployment" data-deployment={deployment.name} data-status={deployment.status}>
       <div className="mlops-Deployment-head">
         <button
-          className="mlops-Deployment-toggle"
+          className="mlops-ItemToggle mlops-Deployment-toggle"
           aria-expanded={open}
           aria-controls={detailId}
           onClick={() => setOpen(!open)}

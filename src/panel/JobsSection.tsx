@@ -101,7 +101,7 @@ function JobItem(props: {
     <li className="mlops-Job" data-job={job.name} data-paused={job.paused}>
       <div className="mlops-Job-head">
         <button
-          className="mlops-Job-toggle"
+          className="mlops-ItemToggle mlops-Job-toggle"
           aria-expanded={open}
           aria-controls={detailId}
           onClick={() => props.setOpen(!open)}

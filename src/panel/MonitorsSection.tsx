@@ -96,7 +96,7 @@ function MonitorItem(props: {
     >
       <div className="mlops-Monitor-head">
         <button
-          className="mlops-Monitor-toggle"
+          className="mlops-ItemToggle mlops-Monitor-toggle"
           aria-expanded={open}
           aria-controls={detailId}
           onClick={() => props.setOpen(!open)}

@@ -117,3 +117,62 @@ def test_a_whole_number_written_with_a_point_is_that_number() -> None:
     # JSON has one kind of number, and JSON Schema counts 2.0 as an integer: accepted as 2 (2.5 is refused above).
     spec = ClusterSpec.from_dict({"workers": 2.0, "threads_per_worker": 1.0})
     assert (spec.workers, spec.threads_per_worker) == (2, 1) and isinstance(spec.workers, int)
+
+
+def test_gateway_spec_from_flags_and_from_dask_config() -> None:
+    spec = spec_from(
+        "start --gateway https://gw.example.org/ --workers 3 --option worker_cores=2 --option worker_memory=1.5 "
+        "--option image=repo/img:1 --option gpu=true --auth jupyterhub"
+    )
+    assert (spec.kind, spec.address, spec.workers, spec.auth) == ("gateway", "https://gw.example.org", 3, "jupyterhub")
+    assert spec.options == {"worker_cores": 2, "worker_memory": 1.5, "image": "repo/img:1", "gpu": True}
+    assert spec.describe() == (
+        "Dask Gateway at https://gw.example.org, 3 worker(s) (worker_cores=2, worker_memory=1.5, image=repo/img:1, gpu=True)"
+    )
+    with dask.config.set({"gateway.address": "http://127.0.0.1:8000"}):
+        assert spec_from("start --gateway").address == "http://127.0.0.1:8000"
+        assert ClusterSpec.from_dict({"kind": "gateway"}).address == "http://127.0.0.1:8000"
+    with dask.config.set({"gateway.address": None}), pytest.raises(InvalidInput, match="needs the gateway's URL"):
+        spec_from("start --gateway")
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("start --gateway ftp://gw", "gateway address 'ftp://gw' is not accepted: use the http(s) URL"),
+        ("start --gateway http://user:s3cr3t@gw", "a gateway address with credentials in it is not accepted"),
+        ("start --gateway http://gw --option worker_cores", "--option 'worker_cores' is not accepted: use NAME=VALUE"),
+        ("start --gateway http://gw --option 'bad name=1'", "gateway option name 'bad name' is not accepted"),
+        ("start --option worker_cores=2", "--option and --auth go with --gateway"),
+        ("start --gateway http://gw --auth ldap", "invalid choice: 'ldap'"),
+        ("start --gateway http://gw --address tcp://h:1", "not allowed with argument --gateway"),
+    ],
+)
+def test_bad_gateway_input_is_one_line(line: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        spec_from(line)
+    assert "\n" not in caught.value.message and "s3cr3t" not in caught.value.message
+    assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"kind": "gateway", "address": "http://gw", "options": {"a": float("nan")}}, "gateway option a must be a finite"),
+        ({"kind": "gateway", "address": "http://gw", "options": {"a": [1]}}, "must be a number, true/false or text"),
+        ({"kind": "gateway", "address": "http://gw", "options": "x"}, "field `options`: must be a JSON object"),
+        ({"kind": "gateway", "address": "http://gw", "auth": "ldap"}, "field `auth`: must be one of 'none'"),
+        ({"kind": "local", "options": {"a": 1}}, "options and auth are for a cluster of kind 'gateway' only"),
+        ({"kind": "gateway", "address": "tcp://h:1"}, "field `address`: gateway address 'tcp://h:1' is not accepted"),
+    ],
+)
+def test_gateway_wire_specs_name_the_field(body: dict, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        ClusterSpec.from_dict(body)
+    assert message in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_gateway_option_written_with_a_point_is_that_number() -> None:
+    spec = ClusterSpec.from_dict({"kind": "gateway", "address": "http://gw", "options": {"worker_cores": 2.0}})
+    assert spec.options == {"worker_cores": 2} and isinstance(spec.options["worker_cores"], int)
+    assert ClusterSpec.from_dict(spec.to_dict()) == spec

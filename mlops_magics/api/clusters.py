@@ -70,7 +70,12 @@ def _address(address: str) -> str:
 
 def _gateway_address(address: str) -> str:
     text = address.strip().rstrip("/")
-    if not _GATEWAY_PATTERN.fullmatch(text) or "@" in text:
+    if "@" in text:  # user:password@host: not echoed, the message must not carry the secret further
+        raise ValueError(
+            "a gateway address with credentials in it is not accepted: give the URL alone; the password or token "
+            "comes from the environment (DASK_GATEWAY_PASSWORD, JUPYTERHUB_API_TOKEN)"
+        )
+    if not _GATEWAY_PATTERN.fullmatch(text):
         raise ValueError(
             f"gateway address {address[:60]!r} is not accepted: use the http(s) URL of a Dask Gateway, e.g. "
             "https://gateway.example.org or http://127.0.0.1:8000 (credentials come from the environment, never the URL)"

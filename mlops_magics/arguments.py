@@ -198,6 +198,9 @@ def train_parser(prog: str) -> Parser:
     parser.add_argument("--space", help='search space: "C=0.1,1,10 penalty=l1,l2"')
     parser.add_argument("--cv", type=int, default=5, help="cross-validation folds for --search (default 5)")
     parser.add_argument("--trials", type=int, help="trials of a random search (default 10)")
+    parser.add_argument(
+        "--mirror", metavar="NAMES", help="also log to these trackers, e.g. wandb,comet (default: $MLOPS_MIRRORS; none: off)"
+    )
     return parser
 
 
@@ -232,6 +235,7 @@ def train_order(args: argparse.Namespace) -> TrainOrder:
         space=args.space,
         cv=args.cv,
         trials=args.trials,
+        mirrors=args.mirror,
     )
 
 

@@ -119,6 +119,12 @@ def _filter_handlers(keep_out: _KeepOutOfCells) -> None:
             handler.addFilter(keep_out)
 
 
+def quiet_new_loggers() -> None:
+    """On the writer thread: keep out of cells the log handlers made since its job began (a tracker's package
+    imported by the job, whose handlers print to the kernel's stderr)."""
+    _filter_handlers(_KeepOutOfCells(threading.current_thread()))
+
+
 def _quiet_warnings_of(thread: threading.Thread) -> None:
     """Warnings raised on ``thread`` go to the debug log, not into whichever cell happens to run then."""
     shown = warnings.showwarning

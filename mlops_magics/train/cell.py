@@ -39,9 +39,13 @@ class TrainOrder:
     space: str | None = None  # "C=0.1,1,10 penalty=l1,l2"
     cv: int = 5
     trials: int | None = None
+    mirrors: str | None = None  # "wandb,comet"; None: the workspace default (MLOPS_MIRRORS)
 
     def check(self) -> None:
         """What can be checked before the cell runs."""
+        from mlops_magics.train.mirrors import registry
+
+        registry.load(registry.names(self.mirrors))
         capture.pair_names(self.data, "--data")
         capture.pair_names(self.eval, "--eval")
         if self.metrics:
@@ -73,12 +77,14 @@ def train(
     the model's own name. ``display`` shows the result as it is written; ``notify`` says what went wrong in part
     (fits of a search that failed)."""
     from mlops_magics.train.background import WRITER
+    from mlops_magics.train.mirrors import registry
     from mlops_magics.train.retrain import refit
     from mlops_magics.train.run import TrainRequest, notebook_path, track
     from mlops_magics.train.tracker import MLflowTracker
 
     data = capture.pair(namespace, order.data, "--data")
     evaluation = capture.pair(namespace, order.eval, "--eval")
+    mirrors = registry.load(registry.names(order.mirrors))
     tracker = MLflowTracker(workspace)
     extra: dict[str, str] = {}
     if order.from_model:
@@ -115,5 +121,7 @@ def train(
         metric_names=order.metrics,
         extra_tags=extra,
         trials=trials,
+        mirrors=mirrors,
+        mirror_folder=str(workspace.home / "mirrors"),
     )
     return track(tracker, model, request, display=display)

@@ -19,6 +19,7 @@ from mlops_magics.train import metrics as scoring
 from mlops_magics.train.artifacts import CHALLENGER, JOB_TAGS, PREDICTIONS_ARTIFACT, PROFILE_ARTIFACT
 from mlops_magics.train.background import WRITER
 from mlops_magics.train.fingerprint import fingerprint
+from mlops_magics.train.mirrors.base import Mirror, MirroredRun
 from mlops_magics.train.tracker import Tracker, dumps
 
 log = logging.getLogger("mlops.train")
@@ -37,6 +38,8 @@ class TrainRequest:
     metric_names: tuple[str, ...] | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
     trials: dict[str, Any] | None = None  # scikit-learn cv_results_ of a search: one nested run per trial
+    mirrors: list[Mirror] = field(default_factory=list)  # other trackers that get a copy, on the background writer
+    mirror_folder: str = "mirrors"  # where offline mirrors write
 
 
 @dataclass
@@ -142,8 +145,9 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
             tags[f"mlops.data.{prefix}.rows"] = str(prints[prefix]["rows"])
     run_name = f"{request.model_var}-{type(model).__name__}"
     run_id = tracker.start_run(request.experiment, run_name, tags)
+    params = {**_params(model), **request.params}
     try:
-        tracker.log_batch(run_id, {**_params(model), **request.params}, scores, {})
+        tracker.log_batch(run_id, params, scores, {})
     except Exception as exc:  # the run exists: it must not stay RUNNING
         why = f"could not log the run's params and metrics: {type(exc).__name__}: {exc}"
         tracker.end_run(run_id, failed=True, reason=why)
@@ -167,7 +171,29 @@ def track(tracker: Tracker, model: Any, request: TrainRequest, display: Any = No
     result.done = WRITER.submit(
         f"tracking run {run_id[:8]}", lambda: _heavy(tracker, model, request, result, prints), unfinished=unfinished
     )
+    if request.mirrors:
+        from mlops_magics.train.mirrors.send import send
+
+        mirrored = MirroredRun(
+            request.experiment, run_name, run_id, result.run_url, params, scores, tags, _trial_list(request.trials)
+        )
+        result.steps.update({mirror.name: "queued" for mirror in request.mirrors})
+        WRITER.submit(
+            f"mirroring run {run_id[:8]}", lambda: send(tracker, request.mirrors, mirrored, request.mirror_folder, result)
+        )
     return result
+
+
+def _trial_list(trials: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if trials is None:
+        return []
+    return [
+        {
+            "params": params,
+            "metrics": {"mean_cv_score": float(trials["mean_test_score"][i]), "std_cv_score": float(trials["std_test_score"][i])},
+        }
+        for i, params in enumerate(trials["params"])
+    ]
 
 
 def _heavy(tracker: Tracker, model: Any, request: TrainRequest, result: TrainResult, prints: dict[str, Any]) -> None:

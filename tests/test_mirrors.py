@@ -244,3 +244,21 @@ def test_a_search_s_trials_are_runs_of_their_own(workspace: Workspace, offline) 
     assert len(runs) == 3
     groups = {next(r.run for r in _wandb_records(d) if r.WhichOneof("record_type") == "run").run_group for d in runs}
     assert groups == {"abc123"}
+
+
+def test_the_notebook_s_own_wandb_run_is_left_running(workspace: Workspace, offline, tmp_path: Path) -> None:
+    import wandb
+
+    from mlops_magics.train.mirrors.base import MirroredRun
+    from mlops_magics.train.mirrors.wandb import WandbMirror
+
+    own = wandb.init(project="own", dir=str(tmp_path), mode="offline", settings=wandb.Settings(silent=True, console="off"))
+    try:
+        (tmp_path / "mirror").mkdir()
+        run = MirroredRun("e", "model-X", "abc", None, {"C": 1}, {"train_accuracy": 0.9}, {})
+        WandbMirror().record(run, str(tmp_path / "mirror"))
+        own.log({"still": 1.0})  # the notebook's run still takes records
+        assert wandb.run is own
+    finally:
+        own.finish()
+        wandb.teardown()

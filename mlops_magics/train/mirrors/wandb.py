@@ -25,6 +25,7 @@ class WandbMirror:
         import wandb
 
         mode = _mode()
+        users_run = wandb.run is not None  # a W&B run the notebook started itself: its session is left running
         project = os.environ.get("WANDB_PROJECT") or run.experiment
         settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, save_code=False, disable_git=True)
         try:
@@ -42,7 +43,8 @@ class WandbMirror:
                 )
                 self._write(wandb, trial_run, project, mode, folder, settings, group=group, job_type="trial")
         finally:
-            wandb.teardown()  # stops the wandb-core process, which would otherwise outlive the run in the kernel
+            if not users_run:  # stops the wandb-core process, which would otherwise outlive the run in the kernel
+                wandb.teardown()
         if mode == "offline":
             return Mirrored(location, sync=f"wandb sync {location}")
         return Mirrored(location)

@@ -1,5 +1,6 @@
-"""The tracker interface ``%%train`` logs through, and its MLflow implementation (the default, the only one
-built). Another tracker (W&B, Comet, Neptune) implements ``Tracker`` and is chosen with ``--tracker``."""
+"""The tracker interface ``%%train`` logs through, and its MLflow implementation: the system of record (the
+registry, aliases, ``%review``, ``%deploy`` and the monitor stand on it). Other trackers (W&B, Comet, a team's
+own) receive copies of its runs as mirrors (``mlops_magics.train.mirrors``, ``%%train --mirror``)."""
 
 from __future__ import annotations
 

@@ -262,3 +262,22 @@ def test_the_notebook_s_own_wandb_run_is_left_running(workspace: Workspace, offl
     finally:
         own.finish()
         wandb.teardown()
+
+
+def test_a_review_is_mirrored_too(kernel_factory, workspace: Workspace, offline, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(registry.DEFAULT_ENV, "comet")  # the workspace's default: every %%train and %review
+    kernel = kernel_factory()
+    assert kernel.run(SETUP).status == "ok"
+    assert kernel.run("%%train --data X_train,y_train --model reviewed\n" + TRAIN).status == "ok"
+    reviewed = kernel.run("r = %review reviewed --data X_test,y_test")
+    assert reviewed.status == "ok", reviewed.text
+    assert "comet: offline (no credentials); upload with: comet upload" in reviewed.text
+    client = _client(workspace)
+    review_run = client.search_runs([client.get_experiment_by_name("reviews").experiment_id])[0]
+    messages = _comet_messages(review_run.data.tags["mlops.mirror.comet"])
+    comet_metrics = {
+        m["payload"]["metric"]["metricName"]: m["payload"]["metric"]["metricValue"] for m in messages if m["type"] == "metric_msg"
+    }
+    assert {k: comet_metrics[k] for k in review_run.data.metrics} == pytest.approx(review_run.data.metrics)
+    others = {m["payload"]["key"]: m["payload"]["value"] for m in messages if m["type"] == "log_other"}
+    assert others["mlflow_run_id"] == review_run.info.run_id

@@ -131,6 +131,9 @@ def review(
     min_improvement: float | None = None,
     promote: bool = True,
 ) -> ReviewResult:
+    from mlops_magics.train.mirrors import registry
+
+    mirrors = registry.load(registry.names(None))  # the workspace's mirrors ($MLOPS_MIRRORS), checked first
     WRITER.flush()  # the challenger may still be registering
     mlflow = tracking.mlflow_for(workspace)
     client = mlflow.MlflowClient(workspace.tracking_uri)
@@ -167,8 +170,41 @@ def review(
     if result.passed and promote:
         _promote(client, model, challenger.version, champion.version if champion else None)
         result.promoted = True
-    result.review_run = _record(workspace, result)
+    result.review_run = review_run = _record(workspace, result)
+    if mirrors:
+        _mirror(workspace, mirrors, result, review_run)
     return result
+
+
+def _mirror(workspace: Workspace, mirrors: list[Any], result: ReviewResult, review_run: str) -> None:
+    """The review run, mirrored before it is shown (a review takes seconds already): its notes say where it went."""
+    from mlops_magics.train.mirrors.base import MirroredRun
+    from mlops_magics.train.mirrors.send import send_one
+    from mlops_magics.train.tracker import MLflowTracker
+
+    tracker = MLflowTracker(workspace)
+    run = MirroredRun(
+        REVIEW_EXPERIMENT,
+        f"review-{result.model}-v{result.challenger}",
+        review_run,
+        tracker.run_url(review_run),
+        {
+            "model": result.model,
+            "challenger_version": result.challenger,
+            "champion_version": str(result.champion),
+            "metric": result.metric,
+        },
+        {f"{label}_{k}": v for label, values in result.scores.items() for k, v in values.items() if v == v},
+        {
+            "mlops.review.passed": str(result.passed),
+            "mlops.review.promoted": str(result.promoted),
+            "mlops.review.summary": result.summary(),
+        },
+    )
+    for mirror in mirrors:
+        _, note = send_one(tracker, mirror, run, str(workspace.home / "mirrors"))
+        if note:
+            result.notes.append(note)
 
 
 def _compared(metric: str, value: float, theirs: float) -> str:

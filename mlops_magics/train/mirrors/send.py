@@ -1,5 +1,5 @@
-"""Send one MLflow run to its mirrors, on the background writer: each mirror's location (or error) becomes a tag
-of the MLflow run and a note under the cell's result. A mirror that fails never fails the run or the cell."""
+"""Send one MLflow run to its mirrors: each mirror's location (or error) becomes a tag of the MLflow run and a
+note for the person. A mirror that fails never fails the run or the cell."""
 
 from __future__ import annotations
 
@@ -19,27 +19,33 @@ log = logging.getLogger("mlops.train.mirrors")
 
 
 def send(tracker: Tracker, mirrors: list[Mirror], run: MirroredRun, folder: str, result: TrainResult) -> None:
+    """On the background writer: the cell's live result shows each mirror's state and notes as they land."""
     for mirror in mirrors:
         result.steps[mirror.name] = "mirroring"
         result.refresh()
-        try:
-            importlib.import_module(mirror.requires)
-            quiet_new_loggers()
-            own = os.path.join(folder, mirror.name)
-            os.makedirs(own, exist_ok=True)
-            mirrored = mirror.record(run, own)
-        except Exception as exc:  # the MLflow record stands; the failure is said there and under the cell
-            why = f"{type(exc).__name__}: {exc}"[:5000]
-            log.info("mirror %s of run %s failed: %s", mirror.name, run.run_id[:8], why)
-            _tag(tracker, run.run_id, ERROR_TAG.format(name=mirror.name), why)
-            result.steps[mirror.name] = "failed"
-            result.notes.append(f"mirror {mirror.name} failed: {why}")
-        else:
-            _tag(tracker, run.run_id, LOCATION_TAG.format(name=mirror.name), mirrored.location)
-            result.steps[mirror.name] = "offline" if mirrored.sync else "mirrored"
-            if mirrored.sync:
-                result.notes.append(f"{mirror.name}: offline (no credentials); upload with: {mirrored.sync}")
+        result.steps[mirror.name], note = send_one(tracker, mirror, run, folder)
+        if note:
+            result.notes.append(note)
         result.refresh()
+
+
+def send_one(tracker: Tracker, mirror: Mirror, run: MirroredRun, folder: str) -> tuple[str, str | None]:
+    """Write ``run`` to one mirror; return its state (mirrored, offline, failed) and the note to show, if any."""
+    try:
+        importlib.import_module(mirror.requires)
+        quiet_new_loggers()
+        own = os.path.join(folder, mirror.name)
+        os.makedirs(own, exist_ok=True)
+        mirrored = mirror.record(run, own)
+    except Exception as exc:  # the MLflow record stands; the failure is said there and to the person
+        why = f"{type(exc).__name__}: {exc}"[:5000]
+        log.info("mirror %s of run %s failed: %s", mirror.name, run.run_id[:8], why)
+        _tag(tracker, run.run_id, ERROR_TAG.format(name=mirror.name), why)
+        return "failed", f"mirror {mirror.name} failed: {why}"
+    _tag(tracker, run.run_id, LOCATION_TAG.format(name=mirror.name), mirrored.location)
+    if mirrored.sync:
+        return "offline", f"{mirror.name}: offline (no credentials); upload with: {mirrored.sync}"
+    return "mirrored", None
 
 
 def _tag(tracker: Tracker, run_id: str, key: str, value: str) -> None:

@@ -23,10 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 pytest.importorskip("schemathesis", reason="schemathesis 4 needs Python 3.11 or later")
 
+import schemathesis
 import tomllib  # 3.11+, as schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -43,6 +45,7 @@ from tests.api_harness import (
     SPEC_PATH,
     HostileName,
     NamedRoute,
+    Seeded,
     Served,
     hostile_names,
     job_token_paths,
@@ -159,6 +162,23 @@ def test_every_operation_that_changes_state_is_classified_before_it_is_fuzzed() 
     assert set(GUARDED) | NEVER_SENT == set(PROCESS_STARTING)
 
 
+def _assert_seeded_reads_match_the_spec(served: Served, seeded: Seeded) -> None:
+    schema = schemathesis.openapi.from_path(SPEC_PATH)
+    reads = {
+        "/mlops/api/profiles/{profile_id}": {"profile_id": seeded.profile_id},
+        "/mlops/api/profiles/{profile_id}/report": {"profile_id": seeded.profile_id},
+        "/mlops/api/experiments/{experiment_id}/runs": {"experiment_id": seeded.experiment_id},
+        "/mlops/api/runs/{run_id}": {"run_id": seeded.run_id},
+        "/mlops/api/models": {},
+    }
+    with httpx.Client(base_url=served.url, headers=served.auth, timeout=60) as client:
+        for path, values in reads.items():
+            answer = client.get(path.format(**values))
+            assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+            schema[path]["GET"].validate_response(answer)  # raises, naming what differs from the spec
+    assert seeded.model in answer.text, answer.text[:300]  # the last read: the registered model is listed
+
+
 def test_schemathesis_over_the_whole_spec(served: Served, tmp_path: Path) -> None:
     assert _unclassified_changes() == set()  # never fuzz an operation that might start something
     seeded = seed_workspace(served.workspace)
@@ -173,10 +193,9 @@ def test_schemathesis_over_the_whole_spec(served: Served, tmp_path: Path) -> Non
     assert run.returncode == 0 and not failures and not report["errors"], (run.stdout + run.stderr)[-12000:]
     # Every operation of the spec ran, but the one with no input at all (see tests/schemathesis.toml).
     assert report["operations"]["tested"] == len(operations()) - 1, report["operations"]
-    # The seeded records were served and checked against the spec (the run did not only see 404s).
-    missing = set(report["warnings"]["missing_test_data"])
-    for read in ("GET /mlops/api/profiles/{profile_id}", "GET /mlops/api/experiments/{experiment_id}/runs"):
-        assert read not in missing, (read, seeded, missing)
+    # The seeded records are served and match the spec (schemathesis's generated ids rarely hit them, and whether its
+    # stateful phase follows the links within --max-time depends on the machine: asked here, every time).
+    _assert_seeded_reads_match_the_spec(served, seeded)
     # Nothing was started: no cluster, no deployment, no MLflow UI.
     controller = Controller(served.workspace)
     assert controller.clusters() == [] and controller.deployments() == []

@@ -167,6 +167,9 @@ def test_train_mirrors_to_wandb_and_comet_offline(kernel_factory, workspace: Wor
     assert others["mlflow_run_id"] == logged.info.run_id
     assert others["mlops.data.train.sha256"] == tags["mlops.data.train.sha256"]
     assert others["mlops.cell"] == tags["mlops.cell"]
+    # The training profile's summary (30 features and the target) rides along.
+    assert int(others["profile.rows"]) == int(tags["mlops.data.train.rows"]) == 426
+    assert int(others["profile.columns"]) == 31 and "profile.alert_messages" in others
 
     # W&B: the offline run's records carry the same config and metric values.
     run_dir = tags["mlops.mirror.wandb"]
@@ -182,6 +185,11 @@ def test_train_mirrors_to_wandb_and_comet_offline(kernel_factory, workspace: Wor
         if record.WhichOneof("record_type") == "history":
             history.update({i.nested_key[0] if i.nested_key else i.key: json.loads(i.value_json) for i in record.history.item})
     assert {k: history[k] for k in metrics} == pytest.approx(metrics)
+    summary = {}
+    for record in records:
+        if record.WhichOneof("record_type") == "summary":
+            summary.update({i.nested_key[0] if i.nested_key else i.key: json.loads(i.value_json) for i in record.summary.update})
+    assert summary["profile/rows"] == 426 and summary["profile/columns"] == 31
 
 
 def test_a_mirror_that_throws_leaves_the_mlflow_run_whole(kernel_factory, workspace: Workspace, offline, third_party) -> None:
@@ -219,31 +227,32 @@ def test_a_mirror_failure_and_an_offline_mirror_are_shown_under_the_cell(
     assert _client(workspace).get_run(run_id).data.tags["mlops.mirror.broken.error"] == "RuntimeError: the tracker is down"
 
 
-def test_a_search_s_trials_are_runs_of_their_own(workspace: Workspace, offline) -> None:
-    from mlops_magics.train.mirrors.base import MirroredRun
-    from mlops_magics.train.mirrors.comet import CometMirror
-    from mlops_magics.train.mirrors.wandb import WandbMirror
-
-    trials = [{"params": {"C": c}, "metrics": {"mean_cv_score": s, "std_cv_score": 0.01}} for c, s in ((0.1, 0.9), (1.0, 0.95))]
-    run = MirroredRun("search", "model-LogisticRegression", "abc123", None, {"C": 1.0}, {"train_accuracy": 0.96}, {}, trials)
+def test_a_search_s_trials_are_runs_of_their_own(kernel_factory, workspace: Workspace, offline) -> None:
+    kernel = kernel_factory()
+    assert kernel.run(SETUP).status == "ok"
+    searched = kernel.run(
+        '%%train --search grid --space "C=0.1,1" --cv 3 --mirror wandb,comet --data X_train,y_train\n'
+        "model = LogisticRegression(max_iter=2000)"
+    )
+    assert searched.status == "ok", searched.text
+    assert kernel.run("from mlops_magics.train.background import WRITER\nWRITER.flush()").status == "ok"
+    client = _client(workspace)
+    logged = client.search_runs([client.get_experiment_by_name("default").experiment_id], "tags.mlops.mirror.comet != ''")
+    parent = next(r for r in logged if "mlops.mirror.comet" in r.data.tags)
     folder = workspace.home / "mirrors"
-    (folder / "comet").mkdir(parents=True)
-    (folder / "wandb").mkdir()
-    comet = CometMirror().record(run, str(folder / "comet"))
     zips = sorted(glob.glob(str(folder / "comet" / "*.zip")))
-    assert comet.location in zips and len(zips) == 3
+    assert parent.data.tags["mlops.mirror.comet"] in zips and len(zips) == 3  # the best model's run and two trials
     scores = sorted(
         m["payload"]["metric"]["metricValue"]
         for path in zips
         for m in _comet_messages(path)
         if m["type"] == "metric_msg" and m["payload"]["metric"]["metricName"] == "mean_cv_score"
     )
-    assert scores == [0.9, 0.95]
-    WandbMirror().record(run, str(folder / "wandb"))
+    assert len(scores) == 2 and all(0.8 < score <= 1 for score in scores)
     runs = glob.glob(str(folder / "wandb" / "wandb" / "offline-run-*"))
     assert len(runs) == 3
     groups = {next(r.run for r in _wandb_records(d) if r.WhichOneof("record_type") == "run").run_group for d in runs}
-    assert groups == {"abc123"}
+    assert groups == {parent.info.run_id}
 
 
 def test_the_notebook_s_own_wandb_run_is_left_running(workspace: Workspace, offline, tmp_path: Path) -> None:
@@ -281,3 +290,41 @@ def test_a_review_is_mirrored_too(kernel_factory, workspace: Workspace, offline,
     assert {k: comet_metrics[k] for k in review_run.data.metrics} == pytest.approx(review_run.data.metrics)
     others = {m["payload"]["key"]: m["payload"]["value"] for m in messages if m["type"] == "log_other"}
     assert others["mlflow_run_id"] == review_run.info.run_id
+
+
+def test_a_review_whose_mirror_throws_is_shown_and_still_decides(
+    kernel_factory, workspace: Workspace, offline, third_party
+) -> None:
+    kernel = kernel_factory()
+    assert kernel.run(SETUP).status == "ok"
+    assert kernel.run("%%train --mirror none --data X_train,y_train --model shaky\n" + TRAIN).status == "ok"
+    reviewed = kernel.run(
+        "import os\nos.environ['MLOPS_MIRRORS'] = 'broken'\nr = %review shaky --data X_test,y_test\nprint(r.promoted)"
+    )
+    assert reviewed.status == "ok", reviewed.text
+    assert "mirror broken failed: RuntimeError: the tracker is down" in reviewed.text and "True" in reviewed.stdout
+    client = _client(workspace)
+    review_run = client.search_runs([client.get_experiment_by_name("reviews").experiment_id])[0]
+    assert review_run.data.tags["mlops.mirror.broken.error"] == "RuntimeError: the tracker is down"
+    assert str(client.get_model_version_by_alias("shaky", "champion").version) == "1"
+
+
+def test_a_job_s_retrain_is_mirrored_as_a_run_of_the_same_project(controller, workspace: Workspace, offline) -> None:
+    """A job (a monitor's retrain is one) trains in its own kernel: its environment's MLOPS_MIRRORS applies, the
+    mirror is written before the kernel ends, and it carries the job and run it came from."""
+    from tests.test_jobs import notebook, wait_for
+
+    notebook(workspace.root / "retrain.ipynb", SETUP, "%%train --data X_train,y_train --experiment churn\n" + TRAIN)
+    controller.put_job("retrain", {"notebook": "retrain.ipynb", "env": {registry.DEFAULT_ENV: "comet"}})
+    controller.run_job("retrain", {})
+    done = wait_for(controller, "retrain", 1, timeout=180)
+    assert done["state"] == "succeeded", done
+    client = _client(workspace)
+    logged = client.search_runs([client.get_experiment_by_name("churn").experiment_id])[0]
+    assert logged.data.tags["mlops.job"] == "retrain" and logged.data.tags["mlops.job_run"] == "1"
+    zip_path = logged.data.tags["mlops.mirror.comet"]
+    with zipfile.ZipFile(zip_path) as archive:
+        experiment = json.loads(archive.read("experiment.json"))
+    assert experiment["project_name"] == "churn"  # the same project as the notebook's own %%train runs
+    others = {m["payload"]["key"]: m["payload"]["value"] for m in _comet_messages(zip_path) if m["type"] == "log_other"}
+    assert others["mlops.job"] == "retrain" and others["mlflow_run_id"] == logged.info.run_id

@@ -149,6 +149,19 @@ class Profile:
     def column(self, name: str) -> dict[str, Any]:
         return self.data["columns"][name]
 
+    def summary(self) -> dict[str, Any]:
+        """The profile in a few flat values (what another tracker shows beside a run): its overview and alerts."""
+        overview = self.data["overview"]
+        return {
+            "rows": overview["rows"],
+            "columns": overview["columns"],
+            "missing_share": round(float(overview["missing_share"]), 6),
+            "duplicate_rows": overview["duplicate_rows"],
+            "alerts": len(self.alerts),
+            **{f"kinds.{kind}": count for kind, count in overview["kinds"].items()},
+            "alert_messages": "\n".join(alert["message"] for alert in self.alerts),
+        }
+
     # --- persistence ---------------------------------------------------------------------------------
     def to_json(self) -> str:
         return json.dumps(self.data, separators=(",", ":"), default=_json_default)

@@ -70,6 +70,13 @@ EVALUE_KEPT = 2000
 SKIP_TAG = "skip-execution"  # the tag nbclient skips a cell for (its skip_cells_with_tag)
 STOP_WAIT_S = 3.0  # how long a stopped run's cell gets to unwind once its kernel is killed
 CLUSTER_START_WAIT_S = 120.0  # how long a stopping run waits for its cluster to finish starting, then to close
+# Run in the kernel after the last cell (silently): waits for the kernel's tracking writer, when one was used.
+FLUSH_TRACKING = (
+    "import sys as _mlops_sys\n"
+    "if 'mlops_magics.train.background' in _mlops_sys.modules:\n"
+    "    _mlops_sys.modules['mlops_magics.train.background'].WRITER.flush()\n"
+    "del _mlops_sys\n"
+)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -435,6 +442,20 @@ class Run:
             self.folder.log_line(f"cell {number}/{total} done in {time.monotonic() - began:.2f} s")
             self._write_output()
         self.current = None
+        return await self._tracking_written()
+
+    async def _tracking_written(self) -> Outcome:
+        """Before the kernel is stopped: what %%train and %review left to the kernel's background writer (model
+        files, registration, mirrors) is written, so a run that succeeded has its whole record."""
+        assert self.client is not None and self.client.kc is not None
+        began = time.monotonic()
+        reply = await self.client.async_wait_for_reply(
+            self.client.kc.execute(FLUSH_TRACKING, silent=True, store_history=False, allow_stdin=False)
+        )
+        if reply is None or reply["content"].get("status") != "ok":
+            error = (reply or {}).get("content", {}).get("evalue", "no reply")
+            return Outcome("failed", f"the notebook's tracking was not written: {error}")
+        self.folder.log_line(f"tracking written in {time.monotonic() - began:.2f} s")
         return Outcome("succeeded")
 
     # --- the kernel ---------------------------------------------------------------------------------------

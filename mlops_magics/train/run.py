@@ -57,6 +57,7 @@ class TrainResult:
     version: str | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # what was not scored, and why
+    training_profile: dict[str, Any] = field(default_factory=dict)  # Profile.summary() of the training data, once logged
     _handle: Any = None
 
     def _repr_html_(self) -> str:
@@ -216,6 +217,7 @@ def _heavy(tracker: Tracker, model: Any, request: TrainRequest, result: TrainRes
         if request.data is not None:
             baseline = profile(_frame(*request.data), title=f"training data of run {run_id[:8]}", progress=False)
             tracker.log_text(run_id, baseline.to_json(), PROFILE_ARTIFACT)
+            result.training_profile = baseline.summary()
             result.steps["profile"] = "logged"
             result.steps["predictions"] = _log_predictions(tracker, model, request.data[0], run_id)
         result.refresh()

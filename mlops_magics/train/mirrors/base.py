@@ -21,6 +21,7 @@ class MirroredRun:
     metrics: dict[str, float]
     tags: dict[str, str]
     trials: list[dict[str, Any]] = field(default_factory=list)  # a search's trials: params and scores each
+    profile: dict[str, Any] = field(default_factory=dict)  # the training data's profile, summarised (Profile.summary)
 
 
 @dataclass(frozen=True)

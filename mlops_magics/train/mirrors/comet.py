@@ -38,6 +38,8 @@ def _log(experiment: Any, run: MirroredRun, name: str) -> None:
     experiment.log_metrics({k: v for k, v in run.metrics.items() if v == v})
     experiment.log_others({"mlflow_run_id": run.run_id, **({"mlflow_url": run.mlflow_url} if run.mlflow_url else {})})
     experiment.log_others(run.tags)
+    if run.profile:
+        experiment.log_others({f"profile.{k}": v for k, v in run.profile.items()})
 
 
 class CometMirror:

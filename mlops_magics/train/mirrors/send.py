@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mlops_magics.train.background import quiet_new_loggers
@@ -19,7 +20,10 @@ log = logging.getLogger("mlops.train.mirrors")
 
 
 def send(tracker: Tracker, mirrors: list[Mirror], run: MirroredRun, folder: str, result: TrainResult) -> None:
-    """On the background writer: the cell's live result shows each mirror's state and notes as they land."""
+    """On the background writer, after the run's heavy work (the same thread, in order): the training profile's
+    summary is known by then. The cell's live result shows each mirror's state and notes as they land."""
+    if result.training_profile:
+        run = replace(run, profile=result.training_profile)
     for mirror in mirrors:
         result.steps[mirror.name] = "mirroring"
         result.refresh()

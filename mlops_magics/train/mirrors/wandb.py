@@ -80,7 +80,8 @@ class WandbMirror:
         try:
             metrics = {k: v for k, v in run.metrics.items() if v == v}
             started.log(metrics)
-            started.summary.update({**metrics, **{f"tag/{k}": v for k, v in run.tags.items() if k != "mlops.cell"}})
+            tags = {f"tag/{k}": v for k, v in run.tags.items() if k != "mlops.cell"}
+            started.summary.update({**metrics, **tags, **{f"profile/{k}": v for k, v in run.profile.items()}})
             return started.url if mode == "online" else started.settings.sync_dir
         finally:
             started.finish()

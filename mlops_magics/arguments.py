@@ -184,6 +184,19 @@ def eda_parser(prog: str) -> Parser:
     return parser
 
 
+def add_prep_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
+    parser.add_argument("data", help=data_help)
+    parser.add_argument("--target", metavar="COL", help="the column to predict (default: the profile's target)")
+    parser.add_argument("--task", choices=["classification", "regression"], help="default: read from the target")
+    parser.add_argument("--explain", action="store_true", help="show the decisions as a table; write no code")
+
+
+def prep_parser(prog: str) -> Parser:
+    parser = Parser(prog=prog, description="Data preparation from a profile's findings, as a scikit-learn pipeline.")
+    add_prep_arguments(parser, "a saved profile's id, a Profile, or data as %%eda takes it (profiled and kept first)")
+    return parser
+
+
 def train_parser(prog: str) -> Parser:
     parser = Parser(prog=prog, description="Run the cell and track the model it fits (MLflow).")
     parser.add_argument("--experiment", default=None, help="MLflow experiment (default: the notebook's name)")

@@ -200,6 +200,23 @@ def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_DRIFT if verdict in ("drift", "schema change") else EXIT_OK
 
 
+def _prep_command(args: argparse.Namespace, workspace: Workspace) -> int:
+    from mlops_magics.eda.suggest import suggest_for
+
+    prepared = suggest_for(workspace, args.data, target=args.target, task=args.task, progress=sys.stderr.isatty())
+    if prepared.profiled:
+        print(f"profile {prepared.profile_id} saved in {workspace.profiles}", file=sys.stderr)
+    suggestion = prepared.suggestion
+    if args.explain:
+        print(repr(suggestion))
+    elif args.out is not None:
+        args.out.write_text(suggestion.code)
+        print(f"wrote {args.out}")
+    else:
+        print(suggestion.code, end="")
+    return EXIT_OK
+
+
 def _workspace_command(_args: argparse.Namespace, workspace: Workspace) -> int:
     print(json.dumps(workspace.describe(), indent=2))
     return EXIT_OK
@@ -220,6 +237,10 @@ def build_parser() -> arguments.Parser:
     eda.add_argument("--out", type=Path, help="also write the HTML report here")
     eda.add_argument("--json", type=Path, help="also write the profile (JSON) here")
     eda.set_defaults(run=_eda_command)
+    prep = commands.add_parser("prep", help="data preparation code from a profile's findings (scikit-learn)")
+    arguments.add_prep_arguments(prep, "a saved profile's id, or the path or glob of CSV or Parquet files")
+    prep.add_argument("--out", type=Path, help="write the code to this file instead of printing it")
+    prep.set_defaults(run=_prep_command)
     review = commands.add_parser("review", help="gate a model's challenger against its champion (exit 1: refused)")
     arguments.add_review_arguments(review)
     review.add_argument("--data", required=True, help="held-out data: a CSV/Parquet path or glob")

@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 
-from mlops_magics import arguments, tracking
+from mlops_magics import arguments, names, tracking
 from mlops_magics.errors import MLOpsError
 from mlops_magics.workspace import Workspace
 
@@ -130,6 +130,7 @@ class MLOpsMagics(Magics):
         self._reports = ShownOnce(shell)
         self._cluster_parser = arguments.cluster_parser("%cluster")
         self._eda_parser = arguments.eda_parser("%eda")
+        self._prep_parser = arguments.prep_parser("%prep")
         self._train_parser = arguments.train_parser("%%train")
         self._review_parser = arguments.review_parser("%review")
         self._deploy_parser = arguments.deploy_parser("%deploy")
@@ -232,6 +233,25 @@ class MLOpsMagics(Magics):
         if result.comparison is not None:
             display(result.comparison)
         return self._reports.show(result.profile)
+
+    # --- %prep -------------------------------------------------------------------------------------
+    @line_magic
+    @_one_line_errors
+    def prep(self, line: str) -> Any:
+        from mlops_magics.eda.suggest import suggest_for
+
+        args = arguments.parse(self._prep_parser, line)
+        data, name = (args.data, None) if names.PROFILE_ID.fullmatch(args.data) else self._data(args.data)
+        variable = name if name is not None and name.isidentifier() else None
+        prepared = suggest_for(self.workspace, data, name=variable or name, target=args.target, task=args.task)
+        suggestion = prepared.suggestion
+        if prepared.profiled:
+            print(f"profile {prepared.profile_id} saved in the workspace (MLOps panel: Data)")
+        if not args.explain:
+            self.shell.set_next_input(suggestion.code, replace=False)
+            plan = suggestion.plan
+            print(f"prep: {len(plan.kept)} columns kept, {len(plan.dropped)} dropped; the code is in a new cell below")
+        return self._reports.show(suggestion)
 
     # --- %%train ------------------------------------------------------------------------------------
     @line_cell_magic
@@ -367,6 +387,15 @@ MLOpsMagics.eda.__doc__ = (
     "    %eda df --full                  also the complete ydata-profiling report (on a sample when large)\n"
     "    p = %eda df --log               keep the Profile; log JSON + HTML to MLflow\n\n"
     + arguments.eda_parser("%eda").format_help()
+)
+MLOpsMagics.prep.__doc__ = (
+    "Data preparation from a profile: a new cell below with a scikit-learn ColumnTransformer, each step named and\n"
+    "commented with the finding it answers (missing values, skew, IDs, levels, dates and numbers as text...).\n\n"
+    "    %prep df --target survived      profile df (kept, as %eda keeps it), then write the code\n"
+    "    %prep 20261202-101500-a1b2c3    from a saved profile alone (the data is not read again)\n"
+    "    %prep df --target y --explain   the decisions as a table, no code\n"
+    "    p.suggest(target='y')           the same from a Profile: .code, .pipeline(), .table()\n\n"
+    + arguments.prep_parser("%prep").format_help()
 )
 MLOpsMagics.train.__doc__ = (
     "Run the cell and track the model it fits in MLflow: params, train/eval metrics, the model with signature\n"

@@ -63,6 +63,7 @@ class KernelRun:
     stderr: str = ""
     results: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
+    payload: list[dict[str, Any]] = field(default_factory=list)  # e.g. set_next_input: the cell the code inserts
 
     @property
     def text(self) -> str:
@@ -98,6 +99,7 @@ class Kernel:
 
         reply = self.client.execute_interactive(code, output_hook=hook, timeout=timeout)
         run.status = reply["content"]["status"]
+        run.payload = reply["content"].get("payload", [])
         return run
 
     def restart(self) -> None:

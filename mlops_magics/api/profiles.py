@@ -29,3 +29,25 @@ class Profile(RootModel[dict[str, Any]]):
 class ReportKind(StrEnum):
     REPORT = "report"  # the compact report %eda shows
     FULL = "full"  # the ydata-profiling one (%eda --full)
+
+
+class PrepTask(StrEnum):
+    AUTO = "auto"  # read from the target column
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+class PrepDecision(View):
+    column: str = Field(description="a column, or (rows) / (columns) for what concerns the whole table")
+    found: str = Field(description="what the profile found")
+    done: str = Field(description="what the code does about it, or why it is left")
+
+
+class PrepSuggestion(View):
+    """The data preparation a profile asks for (%prep): the code and its decisions."""
+
+    profile_id: str | None
+    target: str | None
+    task: str | None = Field(description="classification or regression; null without a target")
+    code: str = Field(description="a notebook cell: imports, the rows to drop, a ColumnTransformer named prep")
+    decisions: list[PrepDecision]

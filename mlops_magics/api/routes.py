@@ -21,7 +21,7 @@ from mlops_magics.api.clusters import Cluster, ClusterScale, ClusterSpec
 from mlops_magics.api.deployments import Deployment, DeploymentLogs, DeploymentSpec, DeploymentToken
 from mlops_magics.api.jobs import Job, JobEvent, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
 from mlops_magics.api.monitors import Alert, CheckResult, CheckSpec, Incident, Monitor, MonitorCheckView, MonitorSpec
-from mlops_magics.api.profiles import Profile, ProfileSummary, ReportKind
+from mlops_magics.api.profiles import PrepSuggestion, PrepTask, Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
 from mlops_magics.errors import InvalidInput
@@ -78,6 +78,24 @@ def _report_kind(value: object) -> ReportKind:
 
 
 WHICH_REPORT = QueryParam("which", _report_kind, "report", {"type": "string", "enum": [kind.value for kind in ReportKind]})
+
+
+def _column(value: object) -> str:
+    """A column's name in a query: any text a data frame may name a column with, but control characters."""
+    if not isinstance(value, str) or len(value) > 1000 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(f"target {shown(value)} is not a column name (text of 1000 characters at most, no control characters)")
+    return value
+
+
+def _prep_task(value: object) -> PrepTask:
+    try:
+        return PrepTask(str(value))
+    except ValueError:
+        raise InvalidInput(f"task {shown(value)} is not known; use one of {[t.value for t in PrepTask]}") from None
+
+
+PREP_TARGET = QueryParam("target", _column, "", {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00-\\x1f\\x7f]*$"})
+PREP_TASK = QueryParam("task", _prep_task, "auto", {"type": "string", "enum": [task.value for task in PrepTask]})
 
 
 @dataclass(frozen=True)
@@ -163,12 +181,17 @@ OPERATIONS: tuple[Operation, ...] = (
               "server.workspace"),
     Operation("list_profiles", "GET", "/profiles", "The saved data profiles (%eda), newest first",
               list[ProfileSummary], S, "server.profiles",
-              links=(Link("get_profile", "profile_id", FIRST_ID), Link("get_profile_report", "profile_id", FIRST_ID))),
+              links=(Link("get_profile", "profile_id", FIRST_ID), Link("get_profile_report", "profile_id", FIRST_ID),
+                     Link("suggest_prep", "profile_id", FIRST_ID))),
     Operation("get_profile", "GET", "/profiles/{profile_id}", "One whole profile", Profile, S, "server.profile",
               (PROFILE,), errors=(400, 404)),
     Operation("get_profile_report", "GET", "/profiles/{profile_id}/report",
               "A profile's saved HTML report (?which=full for the ydata-profiling one)", str, S,
               "server.profile_report", (PROFILE,), query=(WHICH_REPORT,), errors=(400, 404), media_type="text/html"),
+    Operation("suggest_prep", "GET", "/profiles/{profile_id}/prep",
+              "The data preparation the profile asks for (%prep): scikit-learn code and its decisions (?target=COL, "
+              "empty: the profile's own; ?task=auto|classification|regression)", PrepSuggestion, S, "server.prep",
+              (PROFILE,), query=(PREP_TARGET, PREP_TASK), errors=(400, 404)),
     Operation("list_experiments", "GET", "/experiments", "The MLflow experiments of the workspace's store",
               list[Experiment], S, "server.experiments", errors=(503,), links=(Link("list_runs", "experiment_id", FIRST_ID),)),
     Operation("list_runs", "GET", "/experiments/{experiment_id}/runs", "An experiment's runs, newest first (200)",

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,11 @@ from mlops_magics.eda.partition import (
 )
 from mlops_magics.eda.sketches import KllSummary, QuantileSummary, sorted_unique
 from mlops_magics.eda.target import relation_to_target
+from mlops_magics.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from mlops_magics.prep.decide import Task
+    from mlops_magics.prep.suggestion import Suggestion
 
 FORMAT_VERSION = 1
 QUANTILES = {"1%": 0.01, "5%": 0.05, "25%": 0.25, "50%": 0.5, "75%": 0.75, "95%": 0.95, "99%": 0.99}
@@ -149,6 +154,15 @@ class Profile:
     def column(self, name: str) -> dict[str, Any]:
         return self.data["columns"][name]
 
+    def suggest(
+        self, target: str | None = None, task: str | None = None, *, profile_id: str | None = None, data: str | None = None
+    ) -> Suggestion:
+        """The data preparation this profile asks for (%prep): the code, its decisions, the estimator it makes.
+        ``target`` defaults to the one profiled with; ``data``: the variable the code drops rows from."""
+        from mlops_magics.prep.suggestion import suggest
+
+        return suggest(self.data, target=target, task=_task(task), profile_id=profile_id, data=data)
+
     def summary(self) -> dict[str, Any]:
         """The profile in a few flat values (what another tracker shows beside a run): its overview and alerts."""
         overview = self.data["overview"]
@@ -193,6 +207,12 @@ class Profile:
     def __repr__(self) -> str:
         overview = self.data["overview"]
         return f"<Profile {self.title!r}: {overview['rows']:,} rows x {overview['columns']} columns, {len(self.alerts)} alert(s)>"
+
+
+def _task(task: str | None) -> Task | None:
+    if task not in (None, "classification", "regression"):
+        raise InvalidInput(f"task {task!r} is not known; use classification or regression")
+    return task  # type: ignore[return-value]
 
 
 def _json_default(value: object) -> object:

@@ -33,11 +33,9 @@ class Tracker(Protocol):
 def requirements_of(model: Any) -> list[str]:
     """Pinned requirements of the packages a model needs, read from installed metadata (no import scan)."""
     names = {"mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops", "cloudpickle"}
-    top = type(model).__module__.split(".")[0]
-    names.add({"sklearn": "scikit-learn"}.get(top, top))
-    for step in getattr(model, "steps", []) or []:
-        module = type(step[1]).__module__.split(".")[0]
-        names.add({"sklearn": "scikit-learn"}.get(module, module))
+    for part in _parts(model):  # the model and every estimator inside it (a pipeline's, a ColumnTransformer's)
+        top = type(part).__module__.split(".")[0]
+        names.add({"sklearn": "scikit-learn"}.get(top, top))
     pinned = []
     for name in sorted(names):
         try:
@@ -45,6 +43,14 @@ def requirements_of(model: Any) -> list[str]:
         except metadata.PackageNotFoundError:
             continue
     return pinned
+
+
+def _parts(model: Any) -> list[Any]:
+    try:
+        params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+    except Exception:  # an estimator whose get_params fails: its own module only
+        params = {}
+    return [model, *(value for value in params.values() if hasattr(value, "fit") and not isinstance(value, type))]
 
 
 class MLflowTracker:
@@ -130,7 +136,9 @@ def _serialization(model: Any) -> dict[str, Any]:
     try:
         import skops.io
 
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        written = skops.io.dumps(model)
+        trusted = skops.io.get_untrusted_types(data=written)
+        skops.io.loads(written, trusted=trusted)  # some functions are written but cannot be read back (a method)
         return {"serialization_format": "skops", "skops_trusted_types": trusted}
     except Exception:
         return {"serialization_format": "cloudpickle"}

@@ -26,6 +26,12 @@ export type IRegisteredModel = Schemas['RegisteredModel'];
 export type IMlflowUi = Schemas['MlflowUi'];
 /** The saved HTML reports of a profile: the compact one, or the full ydata-profiling one. */
 export type ProfileReportKind = NonNullable<operations['getProfileReport']['parameters']['query']>['which'];
+/** The preparation a profile asks for (%prep): a notebook cell of scikit-learn code, and its decisions. */
+export type IPrepSuggestion = Schemas['PrepSuggestion'];
+/** One decision: a column (or "(rows)", "(columns)"), what the profile found, what the code does about it. */
+export type IPrepDecision = Schemas['PrepDecision'];
+/** auto: read from the target column. */
+export type PrepTask = NonNullable<NonNullable<operations['suggestPrep']['parameters']['query']>['task']>;
 /** What to serve and how (PUT /mlops/api/deployments/{name}): a model, or your own command or ASGI app. */
 export type IDeploymentSpec = Schemas['DeploymentSpec'];
 export type DeploymentStatus = Schemas['DeploymentStatus'];
@@ -135,6 +141,22 @@ export class MLOpsApi {
       throw this.error(path, response, text);
     }
     return text;
+  }
+
+  /**
+   * The data preparation a profile asks for (%prep). `target` empty: the column the profile was made with (none:
+   * no target); a column that is not in the profile, or a task its values cannot have, is a 400.
+   */
+  suggestPrep(id: string, target = '', task: PrepTask = 'auto'): Promise<IPrepSuggestion> {
+    const query = new URLSearchParams();
+    if (target) {
+      query.set('target', target);
+    }
+    if (task !== 'auto') {
+      query.set('task', task);
+    }
+    const search = query.toString();
+    return this.request<IPrepSuggestion>(`profiles/${encodeURIComponent(id)}/prep${search ? `?${search}` : ''}`);
   }
 
   /** MLflow experiments of the workspace's store, most recently updated first. */

@@ -23,7 +23,7 @@ import { ICluster, MLOpsApi, MLOpsApiError, ProfileReportKind } from './api';
 import { mlopsIcon } from './icon';
 import { MlflowUiLauncher } from './mlflow';
 import { newJob } from './newJob';
-import { insertMagic, listDataFrames } from './notebook';
+import { currentNotebookName, insertCode, insertMagic, listDataFrames } from './notebook';
 import { IClusterDefaults } from './panel/ClusterSection';
 import { MLOpsPanel } from './panel/Panel';
 import { ProfileReportView, ReportOpener } from './report';
@@ -191,6 +191,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       onClusterChanged,
       listDataFrames: () => listDataFrames(tracker),
       openReport: (profile, which) => opener.openReport(profile, which),
+      insertCode: code => {
+        const inserted = insertCode(tracker, code);
+        if (inserted && tracker.currentWidget) {
+          app.shell.activateById(tracker.currentWidget.id);
+        }
+        return inserted;
+      },
+      currentNotebook: () => currentNotebookName(tracker),
       mlflowUi,
       newJob: () => makeJobOfActive(false, 'New job from the active notebook'),
       openNotebook: path => void app.commands.execute('docmanager:open', { path })
@@ -198,6 +206,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.icon = mlopsIcon;
     panel.title.caption = 'MLOps';
     app.shell.add(panel, 'left', { rank: 600 });
+    // The Data section's "Insert into notebook" says which notebook it inserts into, or why it cannot.
+    tracker.currentChanged.connect(() => panel.update());
     restorer?.add(panel, 'mlops-panel');
 
     app.commands.addCommand(CommandIDs.openPanel, {

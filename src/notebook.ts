@@ -47,6 +47,37 @@ export async function insertMagic(tracker: INotebookTracker, magic: string): Pro
   return NotebookActions.run(notebook, panel.sessionContext);
 }
 
+/** The name of the notebook a panel button acts on (the tracker's current one, the last one focused), or null. */
+export function currentNotebookName(tracker: INotebookTracker): string | null {
+  const path = tracker.currentWidget?.context.localPath;
+  return path ? (path.split('/').pop() ?? path) : null;
+}
+
+/**
+ * Insert `code` as a new code cell below the active cell of the current notebook, without running it: code to read
+ * and edit first (the Data section's suggested preparation). False when no notebook is open.
+ */
+export function insertCode(tracker: INotebookTracker, code: string): boolean {
+  const panel = tracker.currentWidget;
+  const notebook = panel?.content;
+  if (!panel || !notebook?.model) {
+    return false;
+  }
+  if (notebook.model.cells.length > 0 && notebook.activeCellIndex < 0) {
+    notebook.activeCellIndex = notebook.model.cells.length - 1;
+  }
+  const cells = notebook.model.cells.length;
+  NotebookActions.insertBelow(notebook);
+  if (notebook.model.cells.length !== cells + 1) {
+    return false; // no new cell: never write over one the notebook had
+  }
+  if (notebook.activeCell?.model.type !== 'code') {
+    NotebookActions.changeCellType(notebook, 'code');
+  }
+  notebook.activeCell?.model.sharedModel.setSource(code);
+  return true;
+}
+
 /** A DataFrame global of a notebook's kernel, as the Data section offers it for profiling. */
 export interface IDataFrameInfo {
   name: string;

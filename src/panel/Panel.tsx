@@ -21,6 +21,10 @@ export interface IPanelOptions {
   listDataFrames: () => Promise<DataFrameListing>;
   /** Open a profile's saved report in a main-area tab. */
   openReport: (profile: IProfileSummary, which: ProfileReportKind) => void;
+  /** Insert code as a new cell below the active cell of the current notebook, not run (the Data section's prep). */
+  insertCode: (code: string) => boolean;
+  /** The current notebook's name, or null when none is open; call {@link MLOpsPanel.update} when it changes. */
+  currentNotebook: () => string | null;
   /** Starts the MLflow UI and opens it in a main-area tab. */
   mlflowUi: MlflowUiLauncher;
   /** The New job dialog on the active notebook (the Jobs section's "New job"). */
@@ -66,6 +70,8 @@ export class MLOpsPanel extends ReactWidget {
           runMagic={this.options.runMagic}
           listDataFrames={this.options.listDataFrames}
           openReport={this.options.openReport}
+          insertCode={this.options.insertCode}
+          notebook={this.options.currentNotebook()}
           revealRequest={this.revealRequest}
           pickRequest={this.pickRequest}
         />

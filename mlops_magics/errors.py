@@ -60,9 +60,26 @@ class ControllerUnavailable(MLOpsError):
     status = 503
 
 
+class TrackingUnavailable(MLOpsError):
+    """The MLflow store cannot be read or written (unreachable, locked, misconfigured): worth a retry."""
+
+    code = "tracking_unavailable"
+    status = 503
+
+
 _BY_CODE: dict[str, type[MLOpsError]] = {
     cls.code: cls
-    for cls in (MLOpsError, InvalidInput, Unauthorized, Forbidden, NotFound, Conflict, WorkspaceError, ControllerUnavailable)
+    for cls in (
+        MLOpsError,
+        InvalidInput,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        WorkspaceError,
+        ControllerUnavailable,
+        TrackingUnavailable,
+    )
 }
 
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mlops_magics.errors import MLOpsError
+from mlops_magics.errors import MLOpsError, TrackingUnavailable
 from mlops_magics.workspace import Workspace
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
@@ -60,7 +60,7 @@ def _check_server(uri: str) -> None:
 
 
 def unavailable(workspace: Workspace, exc: Exception) -> MLOpsError:
-    return MLOpsError(f"MLflow at {workspace.tracking_uri} cannot be used: {type(exc).__name__}: {exc}")
+    return TrackingUnavailable(f"MLflow at {workspace.tracking_uri} cannot be used: {type(exc).__name__}: {exc}")
 
 
 def experiment_id(workspace: Workspace, name: str) -> str:

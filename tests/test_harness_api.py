@@ -174,7 +174,8 @@ def _assert_seeded_reads_match_the_spec(served: Served, seeded: Seeded) -> None:
     with httpx.Client(base_url=served.url, headers=served.auth, timeout=60) as client:
         for path, values in reads.items():
             answer = client.get(path.format(**values))
-            assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+            log = (served.root.parent / "jupyter.log").read_text(errors="replace")[-3000:]
+            assert answer.status_code == 200, (path, answer.status_code, answer.text[:300], seeded, log)
             schema[path]["GET"].validate_response(answer)  # raises, naming what differs from the spec
     assert seeded.model in answer.text, answer.text[:300]  # the last read: the registered model is listed
 

@@ -53,8 +53,10 @@ def runs(workspace: Workspace, experiment_id: str) -> list[dict[str, Any]]:
     client = _client(workspace)
     try:
         client.get_experiment(experiment_id)
-    except Exception:
-        raise NotFound(f"no experiment {experiment_id!r} in {workspace.tracking_uri}") from None
+    except Exception as exc:  # only MLflow's "does not exist" is a 404; a store that fails says why
+        if _missing(exc):
+            raise NotFound(f"no experiment {experiment_id!r} in {workspace.tracking_uri}") from None
+        raise tracking.unavailable(workspace, exc) from None
     found = client.search_runs([experiment_id], max_results=RUNS_SHOWN, order_by=["attributes.start_time DESC"])
     return [_run(r) for r in found]
 
@@ -62,8 +64,16 @@ def runs(workspace: Workspace, experiment_id: str) -> list[dict[str, Any]]:
 def run(workspace: Workspace, run_id: str) -> dict[str, Any]:
     try:
         return _run(_client(workspace).get_run(run_id))
-    except Exception:
-        raise NotFound(f"no run {run_id!r} in {workspace.tracking_uri}") from None
+    except Exception as exc:
+        if _missing(exc):
+            raise NotFound(f"no run {run_id!r} in {workspace.tracking_uri}") from None
+        raise tracking.unavailable(workspace, exc) from None
+
+
+def _missing(exc: Exception) -> bool:
+    """MLflow's answer for an id it does not hold (RESOURCE_DOES_NOT_EXIST, or INVALID_PARAMETER_VALUE for an id
+    of the wrong shape), as opposed to a store that cannot be read."""
+    return getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def models(workspace: Workspace) -> list[dict[str, Any]]:

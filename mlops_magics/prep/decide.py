@@ -90,7 +90,7 @@ def decide(profile: dict[str, Any], target: str | None = None, task: Task | None
         if name == target:
             continue
         alerts = by_column.get(name, [])
-        decision = _decide_column(name, column, {a["kind"] for a in alerts}, overview["rows"])
+        decision = _decide_column(name, column, {a["kind"] for a in alerts}, int(overview.get("duplicate_rows") or 0))
         decisions.append(decision)
         left.extend(_left(name, alerts, decision))
     if not any(d.recipe != "drop" for d in decisions):
@@ -138,7 +138,8 @@ def _task(target: str, columns: dict[str, dict[str, Any]], rows: int, asked: Tas
     whole_levels = numeric and column.get("integer_valued") and column.get("levels") and column["distinct"] <= CLASS_LEVELS
     guessed: Task = "regression" if numeric and not whole_levels else "classification"
     if asked == "regression" and not numeric:
-        raise InvalidInput(f"target column {target!r} holds {column['kind']} values: regression needs numbers (--task)")
+        kind = column["kind"]
+        raise InvalidInput(f"target column {target!r} holds {kind} values: regression needs numbers; ask for classification")
     return asked or guessed
 
 
@@ -146,7 +147,7 @@ def _share(value: float) -> str:
     return f"{value:.0%}" if value >= 0.1 else f"{value:.1%}"
 
 
-def _decide_column(name: str, column: dict[str, Any], kinds: set[str], rows: int) -> Decision:
+def _decide_column(name: str, column: dict[str, Any], kinds: set[str], duplicates: int) -> Decision:
     count, distinct, missing_share = column["count"], column["distinct"], column["missing_share"]
     if "all_missing" in kinds:
         return Decision(name, "drop", ("no values → dropped",), ("all_missing",))
@@ -154,6 +155,9 @@ def _decide_column(name: str, column: dict[str, Any], kinds: set[str], rows: int
         return Decision(name, "drop", ("one value only → dropped",), ("constant",))
     if "id_like" in kinds:
         return Decision(name, "drop", (f"ID-like, {distinct:,} distinct of {count:,} → dropped",), ("id_like",))
+    if _unique_once_deduplicated(column, duplicates):
+        found = (f"ID-like, {distinct:,} distinct of {count:,} ({duplicates:,} duplicate rows) → dropped",)
+        return Decision(name, "drop", found, tuple({"high_cardinality"} & kinds))
     if missing_share >= DROP_MISSING:
         return Decision(name, "drop", (f"{_share(missing_share)} missing → dropped",), ("high_missing",))
     missing = column["missing"] > 0
@@ -161,7 +165,7 @@ def _decide_column(name: str, column: dict[str, Any], kinds: set[str], rows: int
     kind, content = column["kind"], column.get("content")
     if kind == "numeric":
         return _number(name, column, kinds, missing)
-    if kind == "boolean":
+    if kind == "boolean" or column.get("value_types") == ["bool"]:  # True/False with None: an object column
         findings = (f"{_share(missing_share)} missing → most-frequent, one flag",) if missing else ()
         return Decision(name, "flag", findings, tuple(answered), impute=missing)
     if kind == "datetime":
@@ -188,6 +192,20 @@ def _decide_column(name: str, column: dict[str, Any], kinds: set[str], rows: int
         found = (f"{distinct} levels, {_share(missing_share)} missing → most-frequent + one-hot",)
         return Decision(name, "category", found, tuple(answered), impute=True)
     return Decision(name, "category")
+
+
+def _unique_once_deduplicated(column: dict[str, Any], duplicates: int) -> bool:
+    """An identifier that the duplicate rows repeat: unique per row once they are dropped (eda's id_like counts
+    the repeats, so it says "high cardinality", or nothing of an integer column, instead)."""
+    count, distinct = column["count"] - duplicates, column["distinct"]
+    if not duplicates or count < 2 or distinct < 2:
+        return False
+    content = column.get("content")
+    levels = column["kind"] == "categorical" and content in (None, "category")
+    integers = (column["kind"] == "numeric" and column.get("integer_valued")) or (
+        content == "number" and (column.get("evidence") or {}).get("integers")
+    )
+    return bool(levels or integers) and distinct >= count * (0.99 if column.get("distinct_exact") else 0.95)
 
 
 def _missing_text(share: float) -> str:

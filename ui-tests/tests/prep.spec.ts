@@ -88,7 +88,7 @@ test('a profile suggests its preparation: the decisions, the code, inserted into
   await task.selectOption('regression');
   await prep.getByRole('button', { name: 'Suggest preparation' }).click();
   const error = prep.getByRole('alert');
-  await expect(error).toHaveText("target column 'churned' holds categorical values: regression needs numbers (--task)");
+  await expect(error).toHaveText("target column 'churned' holds categorical values: regression needs numbers; ask for classification");
   await expect(prep.getByTestId('prep-result')).toHaveCount(0);
 
   // With the task read from the target: the decisions, one row a column, and the code.

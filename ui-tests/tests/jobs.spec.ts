@@ -9,9 +9,8 @@
  * (ui-tests/.ui-root, with the workspace in ui-tests/.ui-root/.mlops).
  */
 import { expect, test } from '@jupyterlab/galata';
-import type { Locator, TestInfo } from '@playwright/test';
+import { PANEL_ID, snapshot } from './helpers';
 
-const PANEL_ID = 'mlops-panel';
 const JOB = 'retrain-job';
 const NOTEBOOK = `${JOB}.ipynb`;
 const FAILING_JOB = 'divide-job';
@@ -44,13 +43,6 @@ const CONTENT = {
     code("time.sleep(1)\nprint(f'region={region} alpha={alpha} score={score}')")
   ]
 };
-
-async function snapshot(target: Locator, testInfo: TestInfo, name: string): Promise<void> {
-  await target.page().mouse.move(700, 500);
-  const file = testInfo.outputPath(name);
-  await target.screenshot({ path: file, animations: 'disabled' });
-  await testInfo.attach(name, { path: file, contentType: 'image/png' });
-}
 
 test.use({ autoGoto: true });
 

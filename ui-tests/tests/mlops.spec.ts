@@ -8,9 +8,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { APIRequestContext, Locator, TestInfo } from '@playwright/test';
+import type { APIRequestContext, Locator } from '@playwright/test';
+import { PANEL_ID, openPanel, snapshot } from './helpers';
 
-const PANEL_ID = 'mlops-panel';
 const SECTIONS = ['Cluster', 'Data', 'Experiments', 'Jobs', 'Deployments', 'Monitoring'];
 const CLUSTER_URL = '/mlops/api/clusters/default';
 const PROFILES_URL = '/mlops/api/profiles';
@@ -22,13 +22,6 @@ const MONITORS_URL = '/mlops/api/monitors';
 const CLUSTER_TIMEOUT = 90 * 1000;
 // Written only on request (UPDATE_README_SCREENSHOT=1), never by CI.
 const README_SCREENSHOT = path.resolve(__dirname, '..', '..', 'docs', 'panel.png');
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.sidebar.openTab(PANEL_ID);
-  const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel).toBeVisible();
-  return panel;
-}
 
 /** The panel's Cluster section; its badge reads "none" once the first poll answered. */
 function clusterSection(panel: Locator): Locator {
@@ -48,15 +41,6 @@ function experimentsSection(panel: Locator): Locator {
 /** The panel's Deployments section: what %deploy serves, with a test request, logs, rollback and stop. */
 function deploymentsSection(panel: Locator): Locator {
   return panel.locator('section[data-section="Deployments"]');
-}
-
-async function snapshot(panel: Locator, testInfo: TestInfo, name: string): Promise<string> {
-  // Park the mouse in the main area so no hover highlight shows in the picture.
-  await panel.page().mouse.move(700, 500);
-  const file = testInfo.outputPath(name);
-  await panel.screenshot({ path: file, animations: 'disabled' });
-  await testInfo.attach(name, { path: file, contentType: 'image/png' });
-  return file;
 }
 
 async function startCluster(panel: Locator): Promise<void> {

@@ -12,10 +12,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
 
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator, TestInfo } from '@playwright/test';
+import { expect, test } from '@jupyterlab/galata';
+import { openPanel, snapshot } from './helpers';
 
-const PANEL_ID = 'mlops-panel';
 const NAME = 'loans-ui';
 // Not a port the other specs' deployments use.
 const PORT = 18131;
@@ -52,20 +51,6 @@ async function setUp(): Promise<ISetup> {
     maxBuffer: 16 * 1024 * 1024
   });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ISetup;
-}
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.sidebar.openTab(PANEL_ID);
-  const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel).toBeVisible();
-  return panel;
-}
-
-async function snapshot(target: Locator, testInfo: TestInfo, name: string): Promise<void> {
-  await target.page().mouse.move(700, 500);
-  const file = testInfo.outputPath(name);
-  await target.screenshot({ path: file, animations: 'disabled' });
-  await testInfo.attach(name, { path: file, contentType: 'image/png' });
 }
 
 test.use({ autoGoto: true });

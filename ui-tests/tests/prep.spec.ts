@@ -10,10 +10,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
 
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator, TestInfo } from '@playwright/test';
+import { expect, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+import { openPanel, snapshot } from './helpers';
 
-const PANEL_ID = 'mlops-panel';
 const TITLE = 'customers (prep)';
 const ROOT = process.env.JUPYTERLAB_GALATA_ROOT_DIR || path.resolve(__dirname, '..', '.ui-root');
 const MLOPS_HOME = process.env.MLOPS_HOME || path.join(ROOT, '.mlops');
@@ -35,21 +35,6 @@ async function seedProfile(): Promise<ISeeded> {
     timeout: SETUP_TIMEOUT
   });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ISeeded;
-}
-
-async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
-  await page.sidebar.openTab(PANEL_ID);
-  const panel = page.locator(`#${PANEL_ID}`);
-  await expect(panel).toBeVisible();
-  return panel;
-}
-
-async function snapshot(target: Locator, testInfo: TestInfo, name: string): Promise<void> {
-  // Park the mouse in the main area so no hover highlight shows in the picture.
-  await target.page().mouse.move(900, 500);
-  const file = testInfo.outputPath(name);
-  await target.screenshot({ path: file, animations: 'disabled' });
-  await testInfo.attach(name, { path: file, contentType: 'image/png' });
 }
 
 /** The decisions table's row of a column: its "found" and "done" cells. */

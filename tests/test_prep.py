@@ -219,6 +219,10 @@ def test_prep_from_a_kept_profile_and_a_dask_frame(kernel_factory, workspace: Wo
     cell = next(p["text"] for p in from_profile.payload if p.get("source") == "set_next_input")
     assert f"from profile {profile_id}" in cell and "for survived (classification)" in cell
     assert "# 5 duplicate rows (0.8%): drop them before fitting" in cell  # no variable to drop them from
+    kept = kernel.run("p = %eda df --target survived\n%prep p")  # a Profile object: no data to drop rows from
+    assert kept.status == "ok", kept.text
+    cell = next(p["text"] for p in kept.payload if p.get("source") == "set_next_input")
+    assert "p = p.drop_duplicates()" not in cell and "# 5 duplicate rows (0.8%): drop them before fitting" in cell
     missing = kernel.run("%prep 20200101-000000-abcdef")
     assert missing.status == "error" or "not found" in missing.text.lower(), missing.text
     assert "Traceback" not in missing.text

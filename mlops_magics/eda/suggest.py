@@ -30,8 +30,8 @@ def suggest_for(
 ) -> Prepared:
     """``data``: a Profile, a saved profile's id, or data %eda takes; ``name``: the variable the code drops rows
     from (when the data is one)."""
-    if isinstance(data, Profile):
-        return Prepared(data.suggest(target, task, data=name), None, profiled=False)
+    if isinstance(data, Profile):  # the rows are dropped from data this face does not hold: said in comments
+        return Prepared(data.suggest(target, task), None, profiled=False)
     if isinstance(data, str) and names.PROFILE_ID.fullmatch(data):
         from mlops_magics.eda import store
 

@@ -98,7 +98,9 @@ def decide(profile: dict[str, Any], target: str | None = None, task: Task | None
         raise InvalidInput(f"no usable feature: {why}")
     correlated = [a for a in profile["alerts"] if a["kind"] == "high_correlation"]
     left.extend(_frame_left(correlated, {d.column for d in decisions if d.recipe == "drop"}, target))
-    notes = _target_notes(target, columns[target], task) if target is not None else []
+    notes = []
+    if target is not None:
+        notes = _target_notes(target, columns[target], task, {a["kind"] for a in by_column.get(target, [])})
     return Plan(
         title=profile.get("title", ""),
         rows=overview["rows"],
@@ -188,9 +190,9 @@ def _decide_column(name: str, column: dict[str, Any], kinds: set[str], duplicate
     if distinct > ONE_HOT_LEVELS:
         found = (f"{distinct:,} levels{_missing_text(missing_share)} → a string encoder",)
         return Decision(name, "strings", found, ("high_cardinality", *answered))
-    if missing:
-        found = (f"{distinct} levels, {_share(missing_share)} missing → most-frequent + one-hot",)
-        return Decision(name, "category", found, tuple(answered), impute=True)
+    if missing:  # missing as a level of its own: imputed with the commonest, a model would place those rows wrongly
+        found = (f"{distinct} levels, {_share(missing_share)} missing → one-hot, missing as a level",)
+        return Decision(name, "category", found, tuple(answered))
     return Decision(name, "category")
 
 
@@ -273,8 +275,15 @@ def _frame_left(correlated: list[dict[str, Any]], dropped: set[str], target: str
     return left
 
 
-def _target_notes(target: str, column: dict[str, Any], task: Task | None) -> list[str]:
+def _target_notes(target: str, column: dict[str, Any], task: Task | None, kinds: set[str]) -> list[str]:
     notes = []
+    if task == "regression" and "skewed" in kinds:  # the prep transforms features only: the target is the model's
+        minimum = column.get("min")
+        how = "func=np.log1p, inverse_func=np.expm1" if minimum is not None and minimum >= 0 else "transformer=PowerTransformer()"
+        notes.append(
+            f"{target}: skew {column.get('skew') or 0.0:.1f} → consider fitting the model on a transformed target: "
+            f"TransformedTargetRegressor(model, {how})"
+        )
     if task == "classification":
         levels = column.get("levels") or column.get("top") or []
         count = column["count"]

@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
 
 from mlops_magics.eda import profile as profile_of
 from mlops_magics.errors import InvalidInput
@@ -64,7 +67,7 @@ def test_each_finding_becomes_a_named_step_and_every_alert_is_answered_or_left(m
         "#   deck: one value only → dropped",
         "# fare: skew ",
         '("ticket", make_pipeline(',
-        "ApplyToCols(StringEncoder())",
+        "ApplyToCols(StringEncoder(random_state=0))",
         "# embarked: 3 levels, 1.",
         "df = df.drop_duplicates()  # 5 duplicate rows (0.8%)",
         "# booked: dates as text → parsed: year, month, day, seconds, scaled",
@@ -251,3 +254,30 @@ def test_the_rest_route_answers_the_code_and_refuses_bad_queries(tmp_path: Path)
             assert refused.status_code == status and words in refused.json()["message"], refused.text
         assert httpx.get(url.replace(kept.id, "20200101-000000-abcdef"), headers=served.auth).status_code == 404
         assert httpx.get(url).status_code == 403
+
+
+def test_rules_for_what_users_tables_hold_missing_levels_boolean_flags_repeated_ids_and_a_skewed_target() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "account": np.arange(n),
+            "plan": np.where(rng.random(n) < 0.1, None, rng.choice(["basic", "plus", "pro"], n)),
+            "active": pd.Series(np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5), dtype=object),
+            "spend": rng.lognormal(3, 1, n),
+        }
+    )
+    frame["price"] = frame["spend"] * rng.lognormal(0, 0.3, n)
+    frame = pd.concat([frame, frame.iloc[:20]], ignore_index=True)  # the duplicates repeat the account id
+    suggestion = profile_of(frame, target="price", progress=False).suggest()
+    recipes = {d.column: d for d in suggestion.plan.decisions}
+    assert recipes["account"].recipe == "drop" and "20 duplicate rows" in recipes["account"].findings[0]
+    assert recipes["plan"].findings == ("3 levels, 8.8% missing → one-hot, missing as a level",)
+    assert recipes["active"].recipe == "flag"
+    assert suggestion.plan.task == "regression"
+    assert any(
+        "TransformedTargetRegressor(model, func=np.log1p, inverse_func=np.expm1)" in n for n in suggestion.plan.target_notes
+    )
+    model = make_pipeline(suggestion.pipeline(), Ridge()).fit(frame.drop(columns="price"), frame["price"])
+    raw = pd.DataFrame([{"account": 9999, "plan": None, "active": None, "spend": 30.0}])
+    assert np.isfinite(model.predict(raw)).all()

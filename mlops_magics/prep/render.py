@@ -70,7 +70,8 @@ def _transformer(decision: Decision) -> str:
         parse = ["ApplyToCols(ToDatetime())"] if decision.parse else []
         return _chain([*parse, "ApplyToCols(DatetimeEncoder())", 'SimpleImputer(strategy="median")', "StandardScaler()"])
     if recipe == "strings":
-        return _chain([AS_TEXT, "ApplyToCols(StringEncoder())"]) + '.set_output(transform="pandas")'
+        # Seeded: the same code fits the same model twice.
+        return _chain([AS_TEXT, "ApplyToCols(StringEncoder(random_state=0))"]) + '.set_output(transform="pandas")'
     if recipe == "flag":
         return _levels(decision, 'OneHotEncoder(drop="if_binary", handle_unknown="ignore")', [])
     if decision.mixed:  # numbers and words: all read as text, a missing value is a level of its own

@@ -30,7 +30,9 @@ then sees (duplicate rows and rows without a target dropped, as the inserted cel
 (5-fold, stratified for classification, repeated with shuffle seeds 0, 1, 2), three preparations in front of one
 fixed estimator:
 
-- ours: the ``prep`` ColumnTransformer the code defines (``Suggestion.pipeline()``), fitted inside each fold;
+- ours: the ``prep`` ColumnTransformer the code defines (``Suggestion.pipeline()``), fitted inside each fold: the
+  default code (``--model linear``) in front of the linear estimator, ``%prep --model trees`` (native categories,
+  missing values and skew left to the model) in front of gradient boosting;
 - skrub: ``skrub.tabular_pipeline(estimator)``, skrub's default (TableVectorizer; imputer and scaler for a linear
   model, native categories for gradient boosting);
 - naive: the non-numeric columns dropped, a StandardScaler (linear estimator only), the training rows with a missing
@@ -533,6 +535,7 @@ def run_one(data: DataSet, fold_count: int, repeats: int, explain: bool) -> list
     profiled = profile(data.frame, target=data.target, progress=False)
     suggestion = profiled.suggest(data.target, data.task)
     prep_seconds = time.perf_counter() - started
+    for_trees = profiled.suggest(data.target, data.task, model="trees")  # %prep --model trees
     plan = suggestion.plan
     if explain:
         print(f"\n## {data.name}\n{suggestion!r}\n")
@@ -549,7 +552,8 @@ def run_one(data: DataSet, fold_count: int, repeats: int, explain: bool) -> list
     complete = numeric.notna().all(axis=1).to_numpy()
     rows = []
     for estimator_name, make_estimator in estimators(data.task).items():
-        made = methods(suggestion, make_estimator, estimator_name != "HistGradientBoosting", data.task)
+        linear = estimator_name != "HistGradientBoosting"
+        made = methods(suggestion if linear else for_trees, make_estimator, linear, data.task)
         row: dict[str, Any] = {"data": data.name, "task": data.task, "estimator": estimator_name, "rows": len(frame)}
         for method, make in made.items():
             row[method] = cross_validate(make, X, y, data.task, split)

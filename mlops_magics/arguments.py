@@ -188,6 +188,13 @@ def add_prep_arguments(parser: argparse.ArgumentParser, data_help: str) -> None:
     parser.add_argument("data", help=data_help)
     parser.add_argument("--target", metavar="COL", help="the column to predict (default: the profile's target)")
     parser.add_argument("--task", choices=["classification", "regression"], help="default: read from the target")
+    parser.add_argument(
+        "--model",
+        choices=["linear", "trees"],
+        default="linear",
+        help="what the code prepares for: linear (one-hot, imputed, scaled; most models) or trees (gradient-boosted "
+        "trees: native categories, missing values left to the model)",
+    )
     parser.add_argument("--explain", action="store_true", help="show the decisions as a table; write no code")
 
 

@@ -203,7 +203,9 @@ def _monitor_command(args: argparse.Namespace, workspace: Workspace) -> int:
 def _prep_command(args: argparse.Namespace, workspace: Workspace) -> int:
     from mlops_magics.eda.suggest import suggest_for
 
-    prepared = suggest_for(workspace, args.data, target=args.target, task=args.task, progress=sys.stderr.isatty())
+    prepared = suggest_for(
+        workspace, args.data, target=args.target, task=args.task, model=args.model, progress=sys.stderr.isatty()
+    )
     if prepared.profiled:
         print(f"profile {prepared.profile_id} saved in {workspace.profiles}", file=sys.stderr)
     suggestion = prepared.suggestion

@@ -243,7 +243,7 @@ class MLOpsMagics(Magics):
         args = arguments.parse(self._prep_parser, line)
         data, name = (args.data, None) if names.PROFILE_ID.fullmatch(args.data) else self._data(args.data)
         variable = name if name is not None and name.isidentifier() else None
-        prepared = suggest_for(self.workspace, data, name=variable or name, target=args.target, task=args.task)
+        prepared = suggest_for(self.workspace, data, name=variable or name, target=args.target, task=args.task, model=args.model)
         suggestion = prepared.suggestion
         if prepared.profiled:
             print(f"profile {prepared.profile_id} saved in the workspace (MLOps panel: Data)")

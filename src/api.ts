@@ -32,6 +32,8 @@ export type IPrepSuggestion = Schemas['PrepSuggestion'];
 export type IPrepDecision = Schemas['PrepDecision'];
 /** auto: read from the target column. */
 export type PrepTask = NonNullable<NonNullable<operations['suggestPrep']['parameters']['query']>['task']>;
+/** linear: one-hot, imputed, scaled (most models); trees: native categories, missing values left to the model. */
+export type PrepModel = NonNullable<NonNullable<operations['suggestPrep']['parameters']['query']>['model']>;
 /** What to serve and how (PUT /mlops/api/deployments/{name}): a model, or your own command or ASGI app. */
 export type IDeploymentSpec = Schemas['DeploymentSpec'];
 export type DeploymentStatus = Schemas['DeploymentStatus'];
@@ -147,13 +149,16 @@ export class MLOpsApi {
    * The data preparation a profile asks for (%prep). `target` empty: the column the profile was made with (none:
    * no target); a column that is not in the profile, or a task its values cannot have, is a 400.
    */
-  suggestPrep(id: string, target = '', task: PrepTask = 'auto'): Promise<IPrepSuggestion> {
+  suggestPrep(id: string, target = '', task: PrepTask = 'auto', model: PrepModel = 'linear'): Promise<IPrepSuggestion> {
     const query = new URLSearchParams();
     if (target) {
       query.set('target', target);
     }
     if (task !== 'auto') {
       query.set('task', task);
+    }
+    if (model !== 'linear') {
+      query.set('model', model);
     }
     const search = query.toString();
     return this.request<IPrepSuggestion>(`profiles/${encodeURIComponent(id)}/prep${search ? `?${search}` : ''}`);

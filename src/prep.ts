@@ -43,5 +43,6 @@ export function decisionTone(decision: IPrepDecision): 'dropped' | 'left' | 'kep
 export function suggestionCaption(suggestion: IPrepSuggestion): string {
   const dropped = suggestion.decisions.filter(d => decisionTone(d) === 'dropped').length;
   const target = suggestion.target ? `${suggestion.target} (${suggestion.task ?? 'auto'})` : 'no target';
-  return `Target: ${target} · ${dropped === 0 ? 'no column dropped' : `${dropped} dropped`}`;
+  const trees = suggestion.model === 'trees' ? ' · for trees' : '';
+  return `Target: ${target} · ${dropped === 0 ? 'no column dropped' : `${dropped} dropped`}${trees}`;
 }

@@ -243,12 +243,15 @@ def test_the_rest_route_answers_the_code_and_refuses_bad_queries(tmp_path: Path)
         body = answer.json()
         assert body["target"] == "survived" and body["task"] == "classification" and "prep = ColumnTransformer(" in body["code"]
         assert {"column": "passenger", "found": "ID-like, 600 distinct of 605", "done": "dropped"} in body["decisions"]
+        trees = httpx.get(url, params={"model": "trees"}, headers=served.auth, timeout=60).json()
+        assert trees["model"] == "trees" and 'categorical_features="from_dtype"' in trees["code"]
         regression = httpx.get(url, params={"target": "fare", "task": "regression"}, headers=served.auth, timeout=60).json()
         assert regression["task"] == "regression" and "for fare (regression)" in regression["code"]
         for params, status, words in (
             ({"target": "nope"}, 400, "target column 'nope' is not in the profile"),
             ({"task": "clustering"}, 400, 'task "clustering" is not known'),
-            ({"target": "a\x00b"}, 400, "target"),  # Jupyter reads a control character in a query as a space
+            ({"target": "a\x00b"}, 400, "target"),
+            ({"model": "forest"}, 400, 'model "forest" is not known'),  # Jupyter reads a control character in a query as a space
         ):
             refused = httpx.get(url, params=params, headers=served.auth, timeout=60)
             assert refused.status_code == status and words in refused.json()["message"], refused.text
@@ -281,3 +284,28 @@ def test_rules_for_what_users_tables_hold_missing_levels_boolean_flags_repeated_
     model = make_pipeline(suggestion.pipeline(), Ridge()).fit(frame.drop(columns="price"), frame["price"])
     raw = pd.DataFrame([{"account": 9999, "plan": None, "active": None, "spend": 30.0}])
     assert np.isfinite(model.predict(raw)).all()
+
+
+def test_code_for_trees_leaves_missing_values_order_and_categories_to_the_model(messy_profile) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    suggestion = messy_profile.suggest(model="trees")
+    code = suggestion.code
+    assert suggestion.plan.model == "trees"
+    for line in (
+        "# age: 18% missing → left to the model (it splits on missing values)",
+        '("age", "passthrough", ["age"]),',
+        '("embarked", ApplyToCols(ToCategorical()), ["embarked"]),',
+        ').set_output(transform="pandas")  # the categories reach the model as categories',
+        'HistGradientBoostingClassifier(categorical_features="from_dtype")',
+    ):
+        assert line in code, (line, code)
+    assert "kept (a tree splits on order" in code and "StandardScaler" not in code and "log1p" not in code
+    data = _messy().drop_duplicates()
+    X, y = data.drop(columns="survived"), data["survived"]
+    model = make_pipeline(suggestion.pipeline(), HistGradientBoostingClassifier(categorical_features="from_dtype"))
+    model.fit(X, y)
+    raw = pd.DataFrame([{column: None for column in X.columns}, {**X.iloc[0].to_dict(), "embarked": "Z", "ticket": 12}])
+    assert set(model.predict(raw)) <= {0, 1}
+    with pytest.raises(InvalidInput, match="model 'forest' is not known; use linear or trees"):
+        messy_profile.suggest(model="forest")

@@ -37,6 +37,11 @@ class PrepTask(StrEnum):
     REGRESSION = "regression"
 
 
+class PrepModel(StrEnum):
+    LINEAR = "linear"  # one-hot, imputed, scaled: most models
+    TREES = "trees"  # gradient-boosted trees: native categories, missing values left to the model
+
+
 class PrepDecision(View):
     column: str = Field(description="a column, or (rows) / (columns) for what concerns the whole table")
     found: str = Field(description="what the profile found")
@@ -49,5 +54,6 @@ class PrepSuggestion(View):
     profile_id: str | None
     target: str | None
     task: str | None = Field(description="classification or regression; null without a target")
+    model: PrepModel = Field(description="what the code prepares for")
     code: str = Field(description="a notebook cell: imports, the rows to drop, a ColumnTransformer named prep")
     decisions: list[PrepDecision]

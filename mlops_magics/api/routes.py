@@ -21,7 +21,7 @@ from mlops_magics.api.clusters import Cluster, ClusterScale, ClusterSpec
 from mlops_magics.api.deployments import Deployment, DeploymentLogs, DeploymentSpec, DeploymentToken
 from mlops_magics.api.jobs import Job, JobEvent, JobRun, JobSpec, JobToken, RunLog, RunRequest, TokenTrigger
 from mlops_magics.api.monitors import Alert, CheckResult, CheckSpec, Incident, Monitor, MonitorCheckView, MonitorSpec
-from mlops_magics.api.profiles import PrepSuggestion, PrepTask, Profile, ProfileSummary, ReportKind
+from mlops_magics.api.profiles import PrepModel, PrepSuggestion, PrepTask, Profile, ProfileSummary, ReportKind
 from mlops_magics.api.system import ControllerStatus, Status, Stopping, WorkspacePaths
 from mlops_magics.api.tracking import Experiment, MlflowUi, RegisteredModel, Run
 from mlops_magics.errors import InvalidInput
@@ -95,6 +95,16 @@ def _prep_task(value: object) -> PrepTask:
 
 
 PREP_TARGET = QueryParam("target", _column, "", {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00-\\x1f\\x7f]*$"})
+
+
+def _prep_model(value: object) -> PrepModel:
+    try:
+        return PrepModel(str(value))
+    except ValueError:
+        raise InvalidInput(f"model {shown(value)} is not known; use one of {[m.value for m in PrepModel]}") from None
+
+
+PREP_MODEL = QueryParam("model", _prep_model, "linear", {"type": "string", "enum": [model.value for model in PrepModel]})
 PREP_TASK = QueryParam("task", _prep_task, "auto", {"type": "string", "enum": [task.value for task in PrepTask]})
 
 
@@ -190,8 +200,9 @@ OPERATIONS: tuple[Operation, ...] = (
               "server.profile_report", (PROFILE,), query=(WHICH_REPORT,), errors=(400, 404), media_type="text/html"),
     Operation("suggest_prep", "GET", "/profiles/{profile_id}/prep",
               "The data preparation the profile asks for (%prep): scikit-learn code and its decisions (?target=COL, "
-              "empty: the profile's own; ?task=auto|classification|regression)", PrepSuggestion, S, "server.prep",
-              (PROFILE,), query=(PREP_TARGET, PREP_TASK), errors=(400, 404)),
+              "empty: the profile's own; ?task=auto|classification|regression; ?model=linear|trees)",
+              PrepSuggestion, S, "server.prep",
+              (PROFILE,), query=(PREP_TARGET, PREP_TASK, PREP_MODEL), errors=(400, 404)),
     Operation("list_experiments", "GET", "/experiments", "The MLflow experiments of the workspace's store",
               list[Experiment], S, "server.experiments", errors=(503,), links=(Link("list_runs", "experiment_id", FIRST_ID),)),
     Operation("list_runs", "GET", "/experiments/{experiment_id}/runs", "An experiment's runs, newest first (200)",

@@ -36,7 +36,7 @@ from mlops_magics.eda.target import relation_to_target
 from mlops_magics.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from mlops_magics.prep.decide import Task
+    from mlops_magics.prep.decide import Model, Task
     from mlops_magics.prep.suggestion import Suggestion
 
 FORMAT_VERSION = 1
@@ -155,13 +155,20 @@ class Profile:
         return self.data["columns"][name]
 
     def suggest(
-        self, target: str | None = None, task: str | None = None, *, profile_id: str | None = None, data: str | None = None
+        self,
+        target: str | None = None,
+        task: str | None = None,
+        *,
+        profile_id: str | None = None,
+        data: str | None = None,
+        model: str = "linear",
     ) -> Suggestion:
         """The data preparation this profile asks for (%prep): the code, its decisions, the estimator it makes.
-        ``target`` defaults to the one profiled with; ``data``: the variable the code drops rows from."""
+        ``target`` defaults to the one profiled with; ``data``: the variable the code drops rows from; ``model``:
+        linear (one-hot, imputed, scaled: most models) or trees (gradient-boosted trees: native categories)."""
         from mlops_magics.prep.suggestion import suggest
 
-        return suggest(self.data, target=target, task=_task(task), profile_id=profile_id, data=data)
+        return suggest(self.data, target=target, task=_task(task), profile_id=profile_id, data=data, model=_model(model))
 
     def summary(self) -> dict[str, Any]:
         """The profile in a few flat values (what another tracker shows beside a run): its overview and alerts."""
@@ -213,6 +220,12 @@ def _task(task: str | None) -> Task | None:
     if task not in (None, "classification", "regression"):
         raise InvalidInput(f"task {task!r} is not known; use classification or regression")
     return task  # type: ignore[return-value]
+
+
+def _model(model: str) -> Model:
+    if model not in ("linear", "trees"):
+        raise InvalidInput(f"model {model!r} is not known; use linear or trees")
+    return model  # type: ignore[return-value]
 
 
 def _json_default(value: object) -> object:

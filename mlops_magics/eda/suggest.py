@@ -26,19 +26,20 @@ def suggest_for(
     name: str | None = None,
     target: str | None = None,
     task: str | None = None,
+    model: str = "linear",
     progress: bool = True,
 ) -> Prepared:
     """``data``: a Profile, a saved profile's id, or data %eda takes; ``name``: the variable the code drops rows
     from (when the data is one)."""
     if isinstance(data, Profile):  # the rows are dropped from data this face does not hold: said in comments
-        return Prepared(data.suggest(target, task), None, profiled=False)
+        return Prepared(data.suggest(target, task, model=model), None, profiled=False)
     if isinstance(data, str) and names.PROFILE_ID.fullmatch(data):
         from mlops_magics.eda import store
 
         profile = store.load(workspace, data)
-        return Prepared(profile.suggest(target, task, profile_id=data), data, profiled=False)
+        return Prepared(profile.suggest(target, task, profile_id=data, model=model), data, profiled=False)
     from mlops_magics.eda.run import run_eda
 
     result = run_eda(workspace, data, name=name, target=target, progress=progress)
-    suggestion = result.profile.suggest(target, task, profile_id=result.saved.id, data=name)
+    suggestion = result.profile.suggest(target, task, profile_id=result.saved.id, data=name, model=model)
     return Prepared(suggestion, result.saved.id, profiled=True)

@@ -16,6 +16,9 @@ IMBALANCED_TARGET = 0.2  # a class below this share of an even split is rare (ed
 CLASS_LEVELS = 20  # a numeric target with at most this many whole values is a class label
 
 Task = Literal["classification", "regression"]
+# The model the code prepares for: linear (and most others: one-hot, imputed, scaled) or trees (gradient-boosted
+# trees such as HistGradientBoosting: native categories, missing values left to the model, no monotone transforms).
+Model = Literal["linear", "trees"]
 # How a column is prepared; render.py turns each into scikit-learn / skrub steps.
 Recipe = Literal["drop", "number", "text_number", "date", "category", "strings", "flag"]
 
@@ -62,6 +65,7 @@ class Plan:
     target_missing: int = 0
     target_notes: list[str] = field(default_factory=list)
     profile_id: str | None = None
+    model: Model = "linear"
 
     @property
     def kept(self) -> list[Decision]:
@@ -72,7 +76,13 @@ class Plan:
         return [d for d in self.decisions if d.recipe == "drop"]
 
 
-def decide(profile: dict[str, Any], target: str | None = None, task: Task | None = None, profile_id: str | None = None) -> Plan:
+def decide(
+    profile: dict[str, Any],
+    target: str | None = None,
+    task: Task | None = None,
+    profile_id: str | None = None,
+    model: Model = "linear",
+) -> Plan:
     """The plan for ``profile`` (a profile's JSON); ``target`` defaults to the one it was profiled with."""
     _check_format(profile, profile_id)
     columns: dict[str, dict[str, Any]] = profile["columns"]
@@ -90,7 +100,7 @@ def decide(profile: dict[str, Any], target: str | None = None, task: Task | None
         if name == target:
             continue
         alerts = by_column.get(name, [])
-        decision = _decide_column(name, column, {a["kind"] for a in alerts}, int(overview.get("duplicate_rows") or 0))
+        decision = _decide_column(name, column, {a["kind"] for a in alerts}, int(overview.get("duplicate_rows") or 0), model)
         decisions.append(decision)
         left.extend(_left(name, alerts, decision))
     if not any(d.recipe != "drop" for d in decisions):
@@ -113,6 +123,7 @@ def decide(profile: dict[str, Any], target: str | None = None, task: Task | None
         target_missing=int(columns[target]["missing"]) if target is not None else 0,
         target_notes=notes,
         profile_id=profile_id,
+        model=model,
     )
 
 
@@ -149,7 +160,7 @@ def _share(value: float) -> str:
     return f"{value:.0%}" if value >= 0.1 else f"{value:.1%}"
 
 
-def _decide_column(name: str, column: dict[str, Any], kinds: set[str], duplicates: int) -> Decision:
+def _decide_column(name: str, column: dict[str, Any], kinds: set[str], duplicates: int, model: Model) -> Decision:
     count, distinct, missing_share = column["count"], column["distinct"], column["missing_share"]
     if "all_missing" in kinds:
         return Decision(name, "drop", ("no values → dropped",), ("all_missing",))
@@ -165,20 +176,22 @@ def _decide_column(name: str, column: dict[str, Any], kinds: set[str], duplicate
     missing = column["missing"] > 0
     answered = {"high_missing"} & kinds
     kind, content = column["kind"], column.get("content")
+    trees = model == "trees"
     if kind == "numeric":
-        return _number(name, column, kinds, missing)
+        return _number(name, column, kinds, missing, trees)
     if kind == "boolean" or column.get("value_types") == ["bool"]:  # True/False with None: an object column
         findings = (f"{_share(missing_share)} missing → most-frequent, one flag",) if missing else ()
         return Decision(name, "flag", findings, tuple(answered), impute=missing)
+    parts = "year, month, day, seconds" + ("" if trees else ", scaled")
     if kind == "datetime":
-        found = (f"dates{_missing_text(missing_share)} → year, month, day, seconds, scaled",)
-        return Decision(name, "date", found, tuple(answered), impute=True)
+        found = (f"dates{_missing_text(missing_share)} → {parts}",)
+        return Decision(name, "date", found, tuple(answered), impute=not trees)
     if content == "date":
-        found = (f"dates as text{_missing_text(missing_share)} → parsed: year, month, day, seconds, scaled",)
-        return Decision(name, "date", found, ("dates_as_text", *answered), impute=True, parse=True)
+        found = (f"dates as text{_missing_text(missing_share)} → parsed: {parts}",)
+        return Decision(name, "date", found, ("dates_as_text", *answered), impute=not trees, parse=True)
     if content == "number":
-        found = (f"numbers as text{_missing_text(missing_share)} → to float, median",)
-        return Decision(name, "text_number", found, ("numbers_as_text", *answered), impute=True)
+        found = (f"numbers as text{_missing_text(missing_share)} → to float" + ("" if trees else ", median"),)
+        return Decision(name, "text_number", found, ("numbers_as_text", *answered), impute=not trees)
     if content == "text":
         words = (column.get("evidence") or {}).get("mean_words", 0)
         return Decision(name, "strings", (f"free text ({words:.0f} words a value) → a string encoder",), ("free_text", *answered))
@@ -190,9 +203,12 @@ def _decide_column(name: str, column: dict[str, Any], kinds: set[str], duplicate
     if distinct > ONE_HOT_LEVELS:
         found = (f"{distinct:,} levels{_missing_text(missing_share)} → a string encoder",)
         return Decision(name, "strings", found, ("high_cardinality", *answered))
+    if trees:  # the model's own categories: one split groups levels, missing values go where they fit best
+        found = f"{distinct} levels" + (f", {_share(missing_share)} missing" if missing else "") + " → a native category"
+        return Decision(name, "category", (found,), tuple(answered))
     if missing:  # missing as a level of its own: imputed with the commonest, a model would place those rows wrongly
-        found = (f"{distinct} levels, {_share(missing_share)} missing → one-hot, missing as a level",)
-        return Decision(name, "category", found, tuple(answered))
+        found = f"{distinct} levels, {_share(missing_share)} missing → one-hot, missing as a level"
+        return Decision(name, "category", (found,), tuple(answered))
     return Decision(name, "category")
 
 
@@ -214,29 +230,34 @@ def _missing_text(share: float) -> str:
     return f", {_share(share)} missing" if share else ""
 
 
-def _number(name: str, column: dict[str, Any], kinds: set[str], missing: bool) -> Decision:
+def _number(name: str, column: dict[str, Any], kinds: set[str], missing: bool, trees: bool) -> Decision:
     findings, answers = [], [k for k in ("high_missing",) if k in kinds]
     finite = bool(column.get("infinite"))
     if finite:
-        findings.append(f"{column['infinite']:,} infinite values → made missing, then imputed")
+        findings.append(f"{column['infinite']:,} infinite values → made missing" + ("" if trees else ", then imputed"))
         answers.append("infinite")
     share = column["missing_share"]
-    indicator = share >= INDICATOR_MISSING
-    if missing:
+    indicator = share >= INDICATOR_MISSING and not trees
+    if missing and trees:
+        findings.append(f"{_share(share)} missing → left to the model (it splits on missing values)")
+    elif missing:
         findings.append(f"{_share(share)} missing → median" + (", with a missing-value indicator" if indicator else ""))
     transform: Literal["log1p", "power", None] = None
     if "skewed" in kinds:
         skew = column.get("skew") or 0.0
         minimum = column.get("min")
-        transform = "log1p" if minimum is not None and minimum >= 0 else "power"
-        findings.append(f"skew {skew:.1f} → " + ("log1p" if transform == "log1p" else "Yeo-Johnson power transform"))
+        if trees:
+            findings.append(f"skew {skew:.1f} → kept (a tree splits on order, a monotone transform changes nothing)")
+        else:
+            transform = "log1p" if minimum is not None and minimum >= 0 else "power"
+            findings.append(f"skew {skew:.1f} → " + ("log1p" if transform == "log1p" else "Yeo-Johnson power transform"))
         answers.append("skewed")
     return Decision(
         name,
         "number",
         tuple(findings),
         tuple(answers),
-        impute=missing or finite,
+        impute=(missing or finite) and not trees,
         indicator=indicator and missing,
         transform=transform,
         finite=finite,

@@ -28,6 +28,14 @@ RECIPES = {
     "strings": "a string encoder",
     "flag": "one flag",
 }
+TREES = {**RECIPES, "number": "as they are", "text_number": "to float", "date": "year, month, day, seconds"}
+TREES["category"] = "a native category"
+
+
+def recipes_for(model: str) -> dict[str, str]:
+    return TREES if model == "trees" else RECIPES
+
+
 # Plain columns of one recipe share a step, named after what they are.
 _GROUPS = {"number": "numbers", "category": "categories", "flag": "flags"}
 
@@ -52,30 +60,37 @@ def _levels(decision: Decision, encoder: str, parse: list[str]) -> str:
     return _chain([*parse, *imputer, encoder])
 
 
-def _transformer(decision: Decision) -> str:
+def _transformer(decision: Decision, trees: bool) -> str:
+    """The step for one decision; for trees, what the model does itself (missing values, order) is left to it."""
     recipe = decision.recipe
+    scaled = [] if trees else ["StandardScaler()"]
     if recipe == "number":
         parts = [FINITE] if decision.finite else []
-        indicator = ", add_indicator=True" if decision.indicator else ""
-        parts.append(f'SimpleImputer(strategy="median"{indicator})')
+        if not trees:  # always: a served row may miss a value the training data never missed
+            indicator = ", add_indicator=True" if decision.indicator else ""
+            parts.append(f'SimpleImputer(strategy="median"{indicator})')
         if decision.transform == "log1p":
             parts.append('FunctionTransformer(np.log1p, feature_names_out="one-to-one")')
         elif decision.transform == "power":
             parts.append("PowerTransformer()")
-        parts.append("StandardScaler()")
-        return _chain(parts)
+        return _chain([*parts, *scaled]) if parts or scaled else '"passthrough"'
     if recipe == "text_number":
-        return _chain(["ApplyToCols(ToFloat())", 'SimpleImputer(strategy="median")', "StandardScaler()"])
+        imputed = ['SimpleImputer(strategy="median")'] if decision.impute else []
+        return _chain(["ApplyToCols(ToFloat())", *imputed, *scaled])
     if recipe == "date":
         parse = ["ApplyToCols(ToDatetime())"] if decision.parse else []
-        return _chain([*parse, "ApplyToCols(DatetimeEncoder())", 'SimpleImputer(strategy="median")', "StandardScaler()"])
+        imputed = ['SimpleImputer(strategy="median")'] if decision.impute else []
+        return _chain([*parse, "ApplyToCols(DatetimeEncoder())", *imputed, *scaled])
     if recipe == "strings":
         # Seeded: the same code fits the same model twice.
         return _chain([AS_TEXT, "ApplyToCols(StringEncoder(random_state=0))"]) + '.set_output(transform="pandas")'
+    dense = ", sparse_output=False" if trees else ""  # a frame with the native categories beside them
     if recipe == "flag":
-        return _levels(decision, 'OneHotEncoder(drop="if_binary", handle_unknown="ignore")', [])
+        return _levels(decision, f'OneHotEncoder(drop="if_binary", handle_unknown="ignore"{dense})', [])
     if decision.mixed:  # numbers and words: all read as text, a missing value is a level of its own
-        return _chain([AS_TEXT, 'OneHotEncoder(handle_unknown="ignore")'])
+        return _chain([AS_TEXT, f'OneHotEncoder(handle_unknown="ignore"{dense})'])
+    if trees:  # the model's own categories (categorical_features="from_dtype")
+        return "ApplyToCols(ToCategorical())"
     # Categories: None and NaN alike as missing, whatever a request sends.
     return _levels(decision, 'OneHotEncoder(handle_unknown="ignore")', ["ApplyToCols(ToCategorical())"])
 
@@ -95,7 +110,7 @@ def _step_name(column: str, taken: set[str]) -> str:
 
 
 def steps(plan: Plan) -> list[Step]:
-    kept = plan.kept
+    kept, trees = plan.kept, plan.model == "trees"
     taken = {g for recipe, g in _GROUPS.items() if any(d.plain and d.recipe == recipe for d in kept)}
     found = []
     for decision in kept:
@@ -103,12 +118,12 @@ def steps(plan: Plan) -> list[Step]:
             continue
         columns = [decision.column]
         comment = f"{decision.column}: " + "; ".join(decision.findings) if decision.findings else decision.column
-        found.append(Step(_step_name(decision.column, taken), _transformer(decision), columns, comment))
+        found.append(Step(_step_name(decision.column, taken), _transformer(decision, trees), columns, comment))
     for recipe, group in _GROUPS.items():
         plain = [d for d in kept if d.plain and d.recipe == recipe]
         if plain:
-            comment = f"{group}: {RECIPES[recipe]} (nothing found)"
-            found.append(Step(group, _transformer(plain[0]), [d.column for d in plain], comment))
+            comment = f"{group}: {recipes_for(plan.model)[recipe]} (nothing found)"
+            found.append(Step(group, _transformer(plain[0], trees), [d.column for d in plain], comment))
     return found
 
 
@@ -122,7 +137,8 @@ def definition(plan: Plan) -> str:
         "    ],",
         '    remainder="drop",  # every column not named above (the target too) is left out',
         "    sparse_threshold=0,",
-        ")",
+        ")"
+        + ('.set_output(transform="pandas")  # the categories reach the model as categories' if plan.model == "trees" else ""),
     ]
     return "\n".join(body)
 
@@ -186,6 +202,7 @@ def code(plan: Plan, data: str | None = None) -> str:
     notes += [f"# {_one_line(note)}" for note in plan.target_notes]
     if plan.task:
         model = "HistGradientBoostingClassifier" if plan.task == "classification" else "HistGradientBoostingRegressor"
-        notes.append(f"# In %%train: model = make_pipeline({NAME}, {model}()).fit(X_train, y_train)")
+        native = 'categorical_features="from_dtype"' if plan.model == "trees" else ""
+        notes.append(f"# In %%train: model = make_pipeline({NAME}, {model}({native})).fit(X_train, y_train)")
     parts.append("\n".join(notes))
     return "\n\n".join(part for part in parts if part) + "\n"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_magics.prep import render
-from mlops_magics.prep.decide import Plan, Task, decide
+from mlops_magics.prep.decide import Model, Plan, Task, decide
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Suggestion:
         for decision in plan.decisions:
             pairs = [finding.partition(" → ")[::2] for finding in decision.findings]
             found = "; ".join(found for found, _ in pairs) or "nothing"
-            done = "; ".join(done for _, done in pairs) or render.RECIPES[decision.recipe]
+            done = "; ".join(done for _, done in pairs) or render.recipes_for(plan.model)[decision.recipe]
             rows.append(_row(decision.column, found, done))
         rows += [_row(item.column or "(columns)", item.message, f"left: {item.reason}") for item in plan.left]
         if plan.duplicates:
@@ -45,6 +45,7 @@ class Suggestion:
             "profile_id": self.plan.profile_id,
             "target": self.plan.target,
             "task": self.plan.task,
+            "model": self.plan.model,
             "code": self.code,
             "decisions": self.table(),
         }
@@ -75,7 +76,8 @@ def suggest(
     task: Task | None = None,
     profile_id: str | None = None,
     data: str | None = None,
+    model: Model = "linear",
 ) -> Suggestion:
     """The preparation ``profile`` (a profile's JSON) asks for; ``data``: the variable the rows are dropped from."""
-    plan = decide(profile, target, task, profile_id)
+    plan = decide(profile, target, task, profile_id, model)
     return Suggestion(plan, render.code(plan, data))

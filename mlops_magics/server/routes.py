@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops_magics.api.jobs import RunRequest
-from mlops_magics.api.profiles import PrepTask, ReportKind
+from mlops_magics.api.profiles import PrepModel, PrepTask, ReportKind
 from mlops_magics.controller import Controller
 from mlops_magics.eda import store
 from mlops_magics.train import records
@@ -61,9 +61,12 @@ class ServerRoutes:
     def profile_report(self, profile_id: str, which: ReportKind = ReportKind.REPORT) -> Page:
         return Page(store.report_html(self._workspace, profile_id, which.value), REPORT_POLICIES[which])
 
-    def prep(self, profile_id: str, target: str = "", task: PrepTask = PrepTask.AUTO) -> dict[str, Any]:
+    def prep(
+        self, profile_id: str, target: str = "", task: PrepTask = PrepTask.AUTO, model: PrepModel = PrepModel.LINEAR
+    ) -> dict[str, Any]:
         chosen = None if task is PrepTask.AUTO else task.value
-        return store.load(self._workspace, profile_id).suggest(target or None, chosen, profile_id=profile_id).to_dict()
+        profile = store.load(self._workspace, profile_id)
+        return profile.suggest(target or None, chosen, profile_id=profile_id, model=model.value).to_dict()
 
     def experiments(self) -> list[dict[str, Any]]:
         return records.experiments(self._workspace)

@@ -7,6 +7,7 @@ function suggestion(overrides: Partial<IPrepSuggestion> = {}): IPrepSuggestion {
     profile_id: '20261202-100158-587816',
     target: 'churned',
     task: 'classification',
+    model: 'linear',
     code: 'prep = ColumnTransformer(\n    [],\n)\n',
     decisions: [
       { column: 'customer_id', found: 'ID-like, 400 distinct of 400', done: 'dropped' },
@@ -63,5 +64,6 @@ describe('suggestionCaption', () => {
     expect(suggestionCaption(suggestion({ target: null, task: null, decisions: [] }))).toBe(
       'Target: no target · no column dropped'
     );
+    expect(suggestionCaption(suggestion({ model: 'trees' }))).toBe('Target: churned (classification) · 2 dropped · for trees');
   });
 });

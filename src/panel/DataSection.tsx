@@ -4,7 +4,7 @@ import { Time } from '@jupyterlab/coreutils';
 
 import { Clipboard } from '@jupyterlab/apputils';
 
-import { IPrepSuggestion, IProfileSummary, MLOpsApi, PrepTask, ProfileReportKind } from '../api';
+import { IPrepSuggestion, IProfileSummary, MLOpsApi, PrepModel, PrepTask, ProfileReportKind } from '../api';
 import { DataFrameListing, IDataFrameInfo } from '../notebook';
 import { decisionTone, ownTargetLabel, profileColumns, profileTarget, suggestionCaption } from '../prep';
 import { listBadge, Polled } from './Polled';
@@ -49,6 +49,11 @@ const TASKS: { value: PrepTask; label: string }[] = [
   { value: 'regression', label: 'regression' }
 ];
 
+const MODELS: { value: PrepModel; label: string }[] = [
+  { value: 'linear', label: 'linear and most models' },
+  { value: 'trees', label: 'gradient-boosted trees' }
+];
+
 /** The profile's columns for the target select, read once the form opens. */
 type PrepColumns =
   | { state: 'loading' }
@@ -76,6 +81,7 @@ function PrepView(props: {
   const [columns, setColumns] = useState<PrepColumns>({ state: 'loading' });
   const [target, setTarget] = useState('');
   const [task, setTask] = useState<PrepTask>('auto');
+  const [model, setModel] = useState<PrepModel>('linear');
   const [result, setResult] = useState<PrepResult>({ state: 'none' });
   const [note, setNote] = useState<PrepNote>(null);
 
@@ -103,7 +109,7 @@ function PrepView(props: {
     setResult({ state: 'asking' });
     setNote(null);
     try {
-      setResult({ state: 'done', suggestion: await api.suggestPrep(profile.id, target, task) });
+      setResult({ state: 'done', suggestion: await api.suggestPrep(profile.id, target, task, model) });
     } catch (error) {
       setResult({ state: 'failed', message: message(error) });
     }
@@ -157,6 +163,20 @@ function PrepView(props: {
           onChange={e => choose(() => setTask(e.target.value as PrepTask))}
         >
           {TASKS.map(option => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+        <label htmlFor={`${id}-model`}>Model</label>
+        <select
+          id={`${id}-model`}
+          className="mlops-Select"
+          value={model}
+          title="linear: one-hot, imputed, scaled; trees: native categories, missing values left to the model"
+          onChange={e => choose(() => setModel(e.target.value as PrepModel))}
+        >
+          {MODELS.map(option => (
             <option key={option.value} value={option.value}>
               {option.label}
             </option>

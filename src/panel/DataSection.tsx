@@ -50,8 +50,8 @@ const TASKS: { value: PrepTask; label: string }[] = [
 ];
 
 const MODELS: { value: PrepModel; label: string }[] = [
-  { value: 'linear', label: 'linear and most models' },
-  { value: 'trees', label: 'gradient-boosted trees' }
+  { value: 'linear', label: 'linear, most' },
+  { value: 'trees', label: 'boosted trees' }
 ];
 
 /** The profile's columns for the target select, read once the form opens. */

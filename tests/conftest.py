@@ -41,6 +41,18 @@ def stop_controller(workspace: Workspace) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_stays_in_its_test() -> Iterator[None]:
+    """%load_ext and the CLI point their process's MLflow at a workspace (MLFLOW_TRACKING_URI, tracking.py); run in
+    this process, the next test would write its runs to that workspace instead of its own."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     home = tmp_path / ".mlops"

@@ -68,7 +68,8 @@ REFUSED_BODY = b'{"harness": "an unknown field"}'
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the seeded runs go where the server reads them
     with served_jupyter(tmp_path) as server:
         yield server
 

@@ -70,14 +70,20 @@ JOB_RUN = PathParam("number", names.run_number, names.RUN_NUMBER, "a run's numbe
 LINES = QueryParam("lines", log_lines, 200, {"type": "integer", "minimum": LOG_LINES[0], "maximum": LOG_LINES[1]})
 
 
-def _report_kind(value: object) -> ReportKind:
-    try:
-        return ReportKind(str(value))
-    except ValueError:
-        raise InvalidInput(f"report {shown(value)} is not known; use one of {[k.value for k in ReportKind]}") from None
+def _choice(name: str, kind: type[StrEnum], default: StrEnum) -> QueryParam:
+    """A query parameter that takes one of an enum's values; anything else is a 400 naming the ones it takes."""
+    values = [member.value for member in kind]
+
+    def parse(value: object) -> StrEnum:
+        try:
+            return kind(str(value))
+        except ValueError:
+            raise InvalidInput(f"{name} {shown(value)} is not known; use one of {values}") from None
+
+    return QueryParam(name, parse, default.value, {"type": "string", "enum": values})
 
 
-WHICH_REPORT = QueryParam("which", _report_kind, "report", {"type": "string", "enum": [kind.value for kind in ReportKind]})
+WHICH_REPORT = _choice("which", ReportKind, ReportKind.REPORT)
 
 
 def _column(value: object) -> str:
@@ -87,25 +93,9 @@ def _column(value: object) -> str:
     return value
 
 
-def _prep_task(value: object) -> PrepTask:
-    try:
-        return PrepTask(str(value))
-    except ValueError:
-        raise InvalidInput(f"task {shown(value)} is not known; use one of {[t.value for t in PrepTask]}") from None
-
-
 PREP_TARGET = QueryParam("target", _column, "", {"type": "string", "maxLength": 1000, "pattern": "^[^\\x00-\\x1f\\x7f]*$"})
-
-
-def _prep_model(value: object) -> PrepModel:
-    try:
-        return PrepModel(str(value))
-    except ValueError:
-        raise InvalidInput(f"model {shown(value)} is not known; use one of {[m.value for m in PrepModel]}") from None
-
-
-PREP_MODEL = QueryParam("model", _prep_model, "linear", {"type": "string", "enum": [model.value for model in PrepModel]})
-PREP_TASK = QueryParam("task", _prep_task, "auto", {"type": "string", "enum": [task.value for task in PrepTask]})
+PREP_TASK = _choice("task", PrepTask, PrepTask.AUTO)
+PREP_MODEL = _choice("model", PrepModel, PrepModel.LINEAR)
 
 
 @dataclass(frozen=True)

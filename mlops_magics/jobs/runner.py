@@ -632,7 +632,7 @@ class Run:
         self.folder.write("output.ipynb", data)
 
     def _finish(self, outcome: Outcome) -> None:
-        duration = time.monotonic() - self.started
+        duration = round(time.monotonic() - self.started, 3)  # one value: the log line and result.json say the same
         finished_at = _now()
         if self.nb is not None:
             self.nb.metadata["mlops"] = {
@@ -658,7 +658,7 @@ class Run:
                 "reason": outcome.reason,
                 "failed_cell": outcome.failed_cell,
                 "finished_at": finished_at,
-                "duration_s": round(duration, 3),
+                "duration_s": duration,
             },
         )
         self.folder.close()
